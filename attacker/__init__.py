@@ -1,0 +1,1 @@
+"""The attacker: scripted nmap sweeps of the target, every scan and observation recorded."""

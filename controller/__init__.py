@@ -1,0 +1,1 @@
+"""The controller: hops each service of the target make-before-break behind the proxy."""

@@ -1,0 +1,302 @@
+"""One service's life: placed, then hopped make-before-break on its schedule until stopped.
+
+A hop, in the order the truth log records it:
+  hop.decided          the schedule says move; the new port is drawn
+  hop.instance_started a fresh container is started on the new port (it may accept from now)
+  hop.start_failed     (if the start fails: port taken, crash, never ready) it is removed and
+                       another port is tried
+  hop.ready            the new instance answers its protocol on the new port
+  hop.proxy_switched   nginx -t passed, nginx reloaded, the new generation answers
+  hop.drained          every nginx worker of the old configuration has exited
+                       (hop.drain_timeout if they outlived the bound; the hop goes on)
+  hop.old_stopping / hop.old_stopped   the old instance is stopped and removed
+  hop.done
+If the proxy cannot be switched (hop.aborted), the new instance is removed (hop.new_removed)
+and the old one keeps serving.
+Hop 0 places the first instance; it has no old instance.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from mtdlab.banners import BannerPicker
+from mtdlab.catalog import SERVICE_KINDS
+from mtdlab.events import EventLog
+from mtdlab.keyed import KeyedSchedule, slot_of, slot_port
+from mtdlab.probes import NotReady, wait_ready
+from mtdlab.scenario import Service
+from mtdlab.schedule import HopSchedule
+
+from .instances import Instances, remove
+from .nginx_conf import Route
+from .proxy import Proxy, ProxyConfigError
+
+START_ATTEMPTS = 5
+READY_TIMEOUT_S = 20.0
+
+
+class HopFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Placement:
+    container: object
+    port: int
+    hop: int
+
+
+class PortBook:
+    """Ports in use on the target (all services share its network namespace)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._held: dict[int, str] = {}
+
+    def in_use(self) -> set[int]:
+        with self._lock:
+            return set(self._held)
+
+    def hold(self, port: int, service: str) -> bool:
+        with self._lock:
+            if port in self._held:
+                return False
+            self._held[port] = service
+            return True
+
+    def release(self, port: int) -> None:
+        with self._lock:
+            self._held.pop(port, None)
+
+
+class RouteTable:
+    def __init__(self):
+        self._routes: dict[str, Route] = {}
+
+    def set(self, route: Route) -> Route | None:
+        old = self._routes.get(route.service)
+        self._routes[route.service] = route
+        return old
+
+    def restore(self, service: str, route: Route | None) -> None:
+        if route is None:
+            self._routes.pop(service, None)
+        else:
+            self._routes[service] = route
+
+    def all(self) -> list[Route]:
+        return sorted(self._routes.values(), key=lambda r: r.proxy_port)
+
+
+class Control:
+    """What the console may change for one service while it runs: pause, force a hop now, and
+    a new interval law for the hops after the current one. stop() wakes every waiter."""
+
+    def __init__(self, stop: threading.Event):
+        self.stop_event = stop
+        self.cond = threading.Condition()
+        self.paused = False
+        self.force = False
+
+    def notify(self, **changes) -> None:
+        with self.cond:
+            for k, v in changes.items():
+                setattr(self, k, v)
+            self.cond.notify_all()
+
+    def wait_until(self, deadline: float) -> bool:
+        """Until the monotonic deadline (while not paused) or a forced hop; False if stopping."""
+        with self.cond:
+            while not self.stop_event.is_set():
+                if self.force:
+                    self.force = False
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0 and not self.paused:
+                    return True
+                self.cond.wait(None if self.paused or left == float("inf") else left)
+            return False
+
+
+class Hopper:
+    def __init__(self, service: Service, seed: int, instances: Instances, proxy: Proxy, routes: RouteTable,
+                 ports: PortBook, truth: EventLog, target_ip: str, stop: threading.Event):
+        self.service, self.kind = service, SERVICE_KINDS[service.kind]
+        self.schedule = HopSchedule(seed, service.name, service.hop.interval, service.hop.pool)
+        self.instances, self.proxy, self.routes, self.ports = instances, proxy, routes, ports
+        self.truth, self.target_ip, self.stop = truth, target_ip, stop
+        self.control = Control(stop)
+        self.banners = BannerPicker(seed, service.name, service.kind, service.banner.mode, service.banner.authenticity)
+        self.current: Placement | None = None
+
+    def set_law(self, law) -> None:
+        """From the console: the next interval is drawn from this law (the current one stands)."""
+        self.schedule.law = law
+
+    def run(self) -> None:
+        hop = 0
+        while True:
+            stay = self.schedule.next_interval()
+            decided = self.hop(hop, stay, policy=self.schedule.law.describe())
+            hop += 1
+            # Intervals run from decision to decision, so hop latency does not stretch the schedule.
+            if not self.control.wait_until(decided + stay):
+                return
+
+    def hop(self, hop: int, stay: float, port: int | None = None, switch_at: float | None = None,
+            retire_at: float | None = None, **extra) -> float:
+        """One make-before-break hop. A keyed hop passes its port (clients compute it, so a failed
+        start is retried on the same port) and wall-clock times to switch and to retire at."""
+        old = self.current
+        fixed = port is not None
+        if fixed:
+            self.ports.hold(port, self.service.name)
+        else:
+            port = self._draw()
+        decided = self.truth.write("hop.decided", service=self.service.name, hop=hop,
+                                   old_port=old.port if old else None, new_port=port,
+                                   stay_s=None if stay == float("inf") else round(stay, 6), **extra)["mono"]
+        new = self._start(hop, port, fixed)
+        self._wait_wall(switch_at)
+        route = Route(self.service.name, self.kind.proxy_mode, self.service.proxy_port, self.target_ip, new.port, hop)
+        with self.proxy.lock:
+            previous = self.routes.set(route)
+            try:
+                gen, old_workers = self.proxy.apply(self.routes.all())
+                self.proxy.confirm_live(gen)
+                failure = None
+            except ProxyConfigError as exc:
+                failure = exc
+                self.routes.restore(self.service.name, previous)
+                self._restore_proxy()
+        if failure:
+            # The old instance keeps serving; the new one goes. The hop is abandoned, not the lab.
+            exc = failure
+            self.truth.write("hop.aborted", service=self.service.name, hop=hop, port=new.port, reason=str(exc))
+            Instances.stop(new.container)
+            self.ports.release(new.port)
+            self.truth.write("hop.new_removed", service=self.service.name, hop=hop, port=new.port,
+                             container=new.container.id)
+            if old is None:
+                raise HopFailed(f"{self.service.name}: first placement failed: {exc}") from exc
+            return decided
+        # Switched: from here the new instance serves, whatever happens to the old one.
+        self.current = new
+        self.truth.write("hop.proxy_switched", service=self.service.name, hop=hop, port=new.port, generation=gen)
+        try:
+            self.proxy.drain(old_workers)
+            self.truth.write("hop.drained", service=self.service.name, hop=hop, old_workers=sorted(old_workers))
+        except ProxyConfigError as exc:
+            # Old workers outlived worker_shutdown_timeout (a stuck long connection): stopping
+            # the old instance now cuts only those; the hop itself stands.
+            self.truth.write("hop.drain_timeout", service=self.service.name, hop=hop, reason=str(exc))
+        if old:
+            self._wait_wall(retire_at)
+            self._retire(old, hop)
+        self.truth.write("hop.done", service=self.service.name, hop=hop, port=new.port)
+        return decided
+
+    def _restore_proxy(self) -> None:
+        """After a failed switch, make sure nginx serves the previous routes again: the reload may
+        have gone through even if confirming it did not."""
+        try:
+            self.proxy.confirm_live(self.proxy.apply(self.routes.all())[0])
+        except ProxyConfigError as exc:
+            self.truth.write("proxy.restore_failed", service=self.service.name, reason=str(exc))
+
+    def _draw(self) -> int:
+        while True:
+            port = self.schedule.next_port(avoid=self.ports.in_use())
+            if self.ports.hold(port, self.service.name):
+                return port
+
+    def _wait_wall(self, when: float | None) -> None:
+        if when is not None:
+            self.stop.wait(max(0.0, when - time.time()))
+
+    def _start(self, hop: int, port: int, fixed: bool = False) -> Placement:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            container = None
+            banner = self.banners.next()
+            try:
+                container = self.instances.start(self.service.name, self.service.kind, port, hop,
+                                                 banner[0] if banner else None)
+                self.truth.write("hop.instance_started", service=self.service.name, hop=hop, port=port,
+                                 container=container.id, attempt=attempt, banner=banner[0] if banner else None,
+                                 banner_product=banner[1] if banner else None)
+                answer, probes = wait_ready(self.kind.probe, self.target_ip, port, READY_TIMEOUT_S,
+                                            alive=lambda: Instances.running(container), expect=container.name)
+                self.truth.write("hop.ready", service=self.service.name, hop=hop, port=port,
+                                 container=container.id, attempt=attempt, probes=probes, answer=answer)
+                return Placement(container, port, hop)
+            except NotReady as exc:
+                reason = f"{exc}; logs: {Instances.logs_tail(container)}" if container else str(exc)
+            except Exception as exc:  # docker API refused the start
+                reason = f"{type(exc).__name__}: {exc}"
+            if container is not None:
+                remove(container)
+            if not fixed:
+                self.ports.release(port)
+            next_port = (port if fixed else self._draw()) if attempt < START_ATTEMPTS else None
+            self.truth.write("hop.start_failed", service=self.service.name, hop=hop, port=port, attempt=attempt,
+                             container=container.id if container else None, reason=reason[-500:], next_port=next_port)
+            if next_port is None:
+                break
+            port = next_port
+        raise HopFailed(f"{self.service.name}: hop {hop}: no instance started after {START_ATTEMPTS} attempts")
+
+    def _retire(self, placement: Placement, hop: int) -> None:
+        self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
+                         container=placement.container.id)
+        Instances.stop(placement.container)
+        self.ports.release(placement.port)
+        self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
+                         container=placement.container.id)
+
+    def shutdown(self) -> None:
+        if self.current:
+            p = self.current
+            self.current = None
+            Instances.stop(p.container)
+            self.ports.release(p.port)
+            self.truth.write("service.stopped", service=self.service.name, hop=p.hop, port=p.port,
+                             container=p.container.id)
+
+
+# A keyed instance starts this much before lead_s: container start to accepting connections
+# takes ~0.17 s here (make bench); connections that arrive while the app boots wait in the
+# listen backlog and are answered, so the port answers from about lead_s before its slot.
+PREPARE_S = 0.3
+
+
+class KeyedHopper(Hopper):
+    """Seed 001: the port of each wall-clock slot is HMAC(key, service, slot). The next slot's
+    instance starts lead_s before the slot, the proxy switches at the boundary, and the old
+    instance answers for grace_s more, so directly connecting clients with a slightly wrong
+    clock still reach the service."""
+
+    def __init__(self, *args, key: bytes, **kwargs):
+        super().__init__(*args, **kwargs)
+        law = self.service.hop.interval
+        self.keyed = KeyedSchedule(key, self.service.name, self.service.hop.pool, law.period_s, law.grace_s)
+        self.lead_s = law.lead_s
+
+    def run(self) -> None:
+        slot = slot_of(time.time(), self.keyed.slot_s)
+        self.hop(0, self.keyed.slot_s, port=slot_port(self.keyed.key, self.service.name, slot, self.keyed.pool), slot=slot)
+        hop = 1
+        while True:
+            slot += 1
+            begins = self.keyed.slot_start(slot)
+            if self.stop.wait(max(0.0, begins - self.lead_s - PREPARE_S - time.time())):
+                return
+            port = slot_port(self.keyed.key, self.service.name, slot, self.keyed.pool)
+            if port == self.current.port:
+                self.truth.write("hop.skipped", service=self.service.name, slot=slot, port=port,
+                                 reason="the keyed function gave the same port again")
+                continue
+            self.hop(hop, self.keyed.slot_s, port=port, switch_at=begins, retire_at=begins + self.keyed.grace_s,
+                     slot=slot, slot_start_wall=begins)
+            hop += 1

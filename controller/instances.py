@@ -1,0 +1,71 @@
+"""Service instances: one fresh container per placement, inside the target's network namespace.
+
+Each instance joins the target holder's network namespace (network_mode container:...),
+so every service of a target answers on the target's one IP, as on a real host. Nothing is
+published on the host. Every instance carries ownership labels for cleanup after a crash.
+"""
+from __future__ import annotations
+
+import secrets
+
+import docker
+from docker.errors import APIError, NotFound
+
+from mtdlab import labels
+from mtdlab.catalog import SERVICE_KINDS
+
+
+class Instances:
+    def __init__(self, client: docker.DockerClient, image: str, target, lab: str, run_id: str):
+        self.client, self.image, self.target, self.lab, self.run_id = client, image, target, lab, run_id
+
+    def start(self, service: str, kind: str, port: int, hop: int, banner: str | None = None):
+        name = f"{self.lab}-{service}-h{hop}-{secrets.token_hex(3)}"
+        env = {"MTDLAB_SERVICE": service, "MTDLAB_INSTANCE": name, "MTDLAB_PORT": str(port)}
+        if banner:
+            env["MTDLAB_BANNER"] = banner  # a replacement banner (seed 000's banner modes)
+        return self.client.containers.run(
+            self.image, SERVICE_KINDS[kind].command(port), name=name, detach=True,
+            network_mode=f"container:{self.target.id}",
+            environment=env,
+            labels=labels.instance_labels(self.lab, self.run_id, service, port),
+        )
+
+    @staticmethod
+    def running(container) -> bool:
+        try:
+            container.reload()
+        except NotFound:
+            return False
+        return container.status in ("created", "running")
+
+    @staticmethod
+    def logs_tail(container, lines: int = 5) -> str:
+        try:
+            return container.logs(tail=lines).decode(errors="replace").strip()
+        except (NotFound, APIError):
+            return ""
+
+    @staticmethod
+    def stop(container, timeout: int = 5) -> None:
+        """Graceful stop (SIGTERM, then SIGKILL after timeout), then remove."""
+        try:
+            container.stop(timeout=timeout)
+        except NotFound:
+            return
+        remove(container)
+
+    def leftovers(self) -> list:
+        """Instances of this lab that a previous controller left behind (crash, SIGKILL)."""
+        return self.client.containers.list(all=True, filters={"label": [
+            f"{labels.OWNER}={labels.OWNER_VALUE}", f"{labels.LAB}={self.lab}", f"{labels.ROLE}=service"]})
+
+
+def remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except NotFound:
+        pass
+    except APIError as exc:  # already being removed by another path
+        if "already in progress" not in str(exc):
+            raise

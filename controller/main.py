@@ -1,0 +1,150 @@
+"""Controller entry point: find the lab, clear a crashed run's leftovers, hop every service.
+
+Runs inside the lab's `controller` container with the Docker socket. Configuration is the
+scenario file named by MTDLAB_SCENARIO; the truth log goes to MTDLAB_RUN_DIR/truth.jsonl.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import docker
+
+from mtdlab import container, labels
+from mtdlab.events import EventLog
+from mtdlab.keyed import load_key
+
+from .hopper import Hopper, KeyedHopper, PortBook, RouteTable
+from .instances import Instances, remove
+from .proxy import Proxy
+
+PROXY_CONF_DIR = Path("/etc/nginx/mtdlab")
+
+
+def log(message: str) -> None:
+    print(f"controller: {message}", flush=True)
+
+
+def compose_member(client, lab: str, service: str):
+    found = client.containers.list(filters={"label": [f"{labels.COMPOSE_PROJECT}={lab}",
+                                                      f"{labels.COMPOSE_SERVICE}={service}"]})
+    if len(found) != 1:
+        raise SystemExit(f"controller: expected one running '{service}' container in lab {lab}, found {len(found)}")
+    return found[0]
+
+
+def shared_network_ip(container, other) -> str:
+    """container's IP on a network it shares with other (the lab network)."""
+    mine = container.attrs["NetworkSettings"]["Networks"]
+    theirs = other.attrs["NetworkSettings"]["Networks"]
+    for name in sorted(set(mine) & set(theirs)):
+        return mine[name]["IPAddress"]
+    raise SystemExit(f"controller: {container.name} and {other.name} share no network")
+
+
+def wait_for(condition, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"controller: {what} not ready after {timeout:g} s")
+        time.sleep(0.1)
+
+
+def start_console(me, lab: str, hoppers: dict, truth: EventLog) -> None:
+    """The console listens only on the management network, which the attacker is not on."""
+    key_hex = os.environ.get("MTDLAB_CONSOLE_KEY", "")
+    mgmt = [n for n in me.attrs["NetworkSettings"]["Networks"] if n.endswith("_mgmt")]
+    if not key_hex or not mgmt:
+        log("console off (needs MTDLAB_CONSOLE_KEY and the mgmt network)")
+        return
+    from .console import create_app, serve, CONSOLE_PORT
+    from mtdlab.console_auth import Verifier
+    ip = me.attrs["NetworkSettings"]["Networks"][mgmt[0]]["IPAddress"]
+    serve(create_app(hoppers, Verifier(load_key(key_hex)), truth), ip)
+    truth.write("console.started", address=f"{ip}:{CONSOLE_PORT}")
+    log(f"console on {ip}:{CONSOLE_PORT} (management network only)")
+
+
+def main() -> int:
+    scenario, run_dir = container.start("controller")
+    key = None
+    if any(s.hop.interval.law == "keyed" for s in scenario.services):
+        try:
+            key = load_key(os.environ.get("MTDLAB_KEYED_KEY", ""))
+        except ValueError as exc:
+            print(f"controller: keyed hopping needs MTDLAB_KEYED_KEY: {exc}", file=sys.stderr)
+            return 2
+    client = docker.from_env()
+    me = client.containers.get(socket.gethostname())
+    lab = me.labels[labels.COMPOSE_PROJECT]
+    target, proxy_container = compose_member(client, lab, "target"), compose_member(client, lab, "proxy")
+    target_ip = shared_network_ip(target, me)
+    proxy_ip = shared_network_ip(proxy_container, me)
+    run_id = secrets.token_hex(4)
+    truth = EventLog(run_dir / "truth.jsonl")
+    instances = Instances(client, me.image.id, target, lab, run_id)
+
+    # A controller that died (SIGKILL, crash) leaves instances behind; they would hold ports
+    # and answer scans the truth log no longer explains. Remove them before anything else.
+    leftovers = instances.leftovers()
+    for c in leftovers:
+        remove(c)
+    truth.write("controller.started", lab=lab, run=run_id, scenario=scenario.name, seed=scenario.seed,
+                target_ip=target_ip, proxy_ip=proxy_ip,
+                services={s.name: {"kind": s.kind, "proxy_port": s.proxy_port, "interval": s.hop.interval.describe(),
+                                   "mean_interval_s": s.hop.interval.mean, "pool": s.hop.pool.describe(),
+                                   "pool_size": len(s.hop.pool)} for s in scenario.services},
+                removed_leftovers=[{"container": c.id, "service": c.labels.get(labels.SERVICE),
+                                    "port": int(c.labels.get(labels.PORT, 0))} for c in leftovers])
+    log(f"lab {lab}, run {run_id}, target {target_ip}; removed {len(leftovers)} leftover instance(s)")
+
+    proxy = Proxy(proxy_container, PROXY_CONF_DIR, proxy_ip, run_id)
+    wait_for(lambda: proxy.live_generation() is not None, "proxy status port", 30)
+
+    stop = threading.Event()
+    failure: list[BaseException] = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    routes, ports = RouteTable(), PortBook()
+    hoppers = [(KeyedHopper if s.hop.interval.law == "keyed" else Hopper)(
+                   s, scenario.seed, instances, proxy, routes, ports, truth, target_ip, stop,
+                   **({"key": key} if s.hop.interval.law == "keyed" else {}))
+               for s in scenario.services]
+
+    def guarded(h: Hopper):
+        try:
+            h.run()
+        except BaseException as exc:  # one service failing stops the lab loudly, not silently
+            failure.append(exc)
+            truth.write("controller.error", service=h.service.name, error=f"{type(exc).__name__}: {exc}")
+            stop.set()
+
+    threads = [threading.Thread(target=guarded, args=(h,), name=h.service.name) for h in hoppers]
+    for t in threads:
+        t.start()
+    start_console(me, lab, {h.service.name: h for h in hoppers}, truth)
+    while not stop.wait(1.0):
+        pass
+    for h in hoppers:
+        h.control.notify()  # wake every hop loop so it sees the stop
+    log("stopping: finishing hops in progress, then removing instances")
+    for t in threads:
+        t.join(timeout=60)
+    for h in hoppers:
+        h.shutdown()
+    truth.write("controller.stopped", run=run_id, error=str(failure[0]) if failure else None)
+    truth.close()
+    if failure:
+        print(f"controller: {failure[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

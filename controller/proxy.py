@@ -1,0 +1,85 @@
+"""Switches the nginx proxy to new routes without dropping a request.
+
+apply(): write the candidate file, check it with `nginx -t`, and only then move it into
+place and reload (SIGHUP). A candidate that fails the check never replaces the live file.
+Then confirm_live() polls the status port until the new generation answers, and drain()
+waits until every worker of the previous configuration has exited, so no request can
+still reach the old instance when the controller stops it.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+from .nginx_conf import STATUS_PORT, Route, render
+
+CONF_DIR_IN_PROXY = "/etc/nginx/mtdlab"
+LIST_WORKERS = ["/opt/mtdlab/proxy/workers"]
+
+
+class ProxyConfigError(RuntimeError):
+    pass
+
+
+class Proxy:
+    def __init__(self, container, conf_dir: Path, proxy_ip: str, run_id: str):
+        self.container = container
+        self.conf_dir = Path(conf_dir)
+        self.proxy_ip = proxy_ip
+        self.run_id = run_id
+        self.generation = 0
+        self.lock = threading.Lock()  # one reload at a time; hops of different services share the proxy
+
+    def _exec(self, cmd: list[str]) -> tuple[int, str]:
+        result = self.container.exec_run(cmd)
+        return result.exit_code, result.output.decode(errors="replace")
+
+    def workers(self) -> set[int]:
+        code, out = self._exec(LIST_WORKERS)
+        return {int(x) for x in out.split() if x.isdigit()} if code == 0 else set()
+
+    def apply(self, routes: list[Route]) -> tuple[str, set[int]]:
+        """Make routes live; returns (generation, PIDs of the workers that ran the old config)."""
+        self.generation += 1
+        gen = f"{self.run_id}.{self.generation}"
+        candidate = self.conf_dir / "nginx.conf.next"
+        candidate.write_text(render(routes, gen))
+        code, out = self._exec(["nginx", "-t", "-q", "-c", f"{CONF_DIR_IN_PROXY}/nginx.conf.next"])
+        if code != 0:
+            candidate.unlink(missing_ok=True)
+            raise ProxyConfigError(f"nginx -t rejected generation {gen}; the live config is unchanged: {out.strip()}")
+        old_workers = self.workers()
+        os.replace(candidate, self.conf_dir / "nginx.conf")
+        code, out = self._exec(["nginx", "-s", "reload", "-c", f"{CONF_DIR_IN_PROXY}/nginx.conf"])
+        if code != 0:
+            raise ProxyConfigError(f"nginx reload failed: {out.strip()}")
+        return gen, old_workers
+
+    def live_generation(self) -> str | None:
+        try:
+            with socket.create_connection((self.proxy_ip, STATUS_PORT), timeout=1) as s:
+                s.sendall(b"GET /generation HTTP/1.0\r\n\r\n")
+                data = b""
+                while chunk := s.recv(4096):
+                    data += chunk
+            return data.split(b"\r\n\r\n", 1)[1].decode().strip()
+        except (OSError, IndexError):
+            return None
+
+    def confirm_live(self, gen: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while (live := self.live_generation()) != gen:
+            if time.monotonic() > deadline:
+                raise ProxyConfigError(f"generation {gen} not live after {timeout:g} s (proxy serves {live})")
+            time.sleep(0.02)
+
+    def drain(self, old_workers: set[int], timeout: float = 15.0) -> None:
+        """Wait until the workers of the previous configuration have all exited."""
+        deadline = time.monotonic() + timeout
+        while old_workers & self.workers():
+            if time.monotonic() > deadline:
+                raise ProxyConfigError(f"old nginx workers {sorted(old_workers & self.workers())} still running after {timeout:g} s")
+            time.sleep(0.05)

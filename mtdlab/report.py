@@ -1,0 +1,240 @@
+"""The run report: one self-contained HTML file (plots embedded as PNG), readable offline.
+
+write_report(run_dir) computes the metrics from the raw data alone, writes summary.json and
+report.html, and returns the summary. `mtdlab report DIR` calls it again at any time.
+Every figure shown carries data-key="<path in summary.json>", so a test can hold the page
+to the file.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+from .metrics import Run, compute
+
+DEFINITIONS = [
+    ("Reconnaissance decay", "For every open port a sweep reported: how long, after the sweep ended, that port went on "
+     "accepting connections (truth log: until its instance was stopped and removed). S(d) is the Kaplan-Meier survival "
+     "curve of these times (ports still open when the run ended are censored); the half-life is the first d with "
+     "S(d) <= 1/2, with a 95% bootstrap interval (1000 resamples of the observations)."),
+    ("Theory", "theory.md section 1 for the scenario's interval law, weighted by each service's share of the "
+     "observations ('pure'). The 'lab' curve also counts what the lab adds to every port's life: a port accepts from "
+     "its instance's start, just after a hop decision, until that instance is gone, just after the next one (drained, "
+     "stopped), so it lives L = I + extra (extra measured from the truth log). A random observation sees the "
+     "length-biased residual of L: S(d) = T S_I(d - extra) / (T + extra), and (T + extra - d) / (T + extra) for d < extra."),
+    ("Sweep precision / recall", "Per port sweep, against the ports open by the truth log at the sweep's end: "
+     "precision = reported and true / reported, recall = reported and true / true; averaged over sweeps. "
+     "'Unexplained' counts sweeps whose differences a hop during the sweep cannot explain."),
+    ("Time to first discovery", "Per placement (one port occupancy): found if some sweep reported its port while it "
+     "was open; the time from the instance becoming ready to the end of the first such sweep. Theory: a placement that "
+     "lives L seconds is found with probability min(1, L/C), C the measured sweep cycle."),
+    ("Scan, then act", "D seconds after a sweep ends the attacker connects to each port it found; a success is a "
+     "connection that reached the same service the port held at discovery (truth log). Theory: theory.md section 3, "
+     "(1/S) integral_0^S S(D + u) du with S the sweep duration."),
+    ("Service identification", "Share of version-scan (nmap -sV) results on open ports that name the service the "
+     "truth log says held the port."),
+    ("Banner modes", "Seed 000: static (true port, true banner), static-random (true port, replacement banner), "
+     "random-random (hopping, replacement), random-static (hopping, true banner). 'Identified': share of version-scan "
+     "results on open ports naming the real product (Gunicorn, vsftpd, ...); 'believed': share naming the replacement "
+     "that instance showed. Replacements come from common or exotic real-world server strings."),
+    ("Legitimate users", "Requests through the proxy's fixed port, a new connection each; a failure is anything but "
+     "HTTP 200. Latency percentiles over successful requests."),
+    ("Hop latency", "From the truth log, per completed hop: decision to hop done, and each phase."),
+    ("Direct (keyed) clients", "Seed 001: clients that compute the port as HMAC-SHA256(key, service, slot) from "
+     "their own clock, offset by a set skew, and connect to the target directly. Theory: a client ahead by s misses "
+     "(s - lead)+ of every slot, one behind by s misses (s - grace)+ (theory.md section 4, fixed slots), with the "
+     "lab's effective lead (how long before its slot the port's instance started) and grace (how long after the slot "
+     "began the old instance's stop began), medians from the truth log."),
+]
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _plots(run: Run, summary: dict, series: dict) -> list[tuple[str, str]]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t0 = run.truth.start
+    out = []
+    services = [s.name for s in run.scenario.services]
+    fig, axes = plt.subplots(len(services), 1, figsize=(10, 2.4 * len(services)), squeeze=False, sharex=True)
+    sweeps = run.sweeps()
+    for ax, svc in zip(axes[:, 0], services):
+        first = True
+        for p in run.truth.by_service(svc):
+            if p.ready is None:
+                continue
+            end = (p.closing if p.closing is not None else run.truth.end) - t0
+            ax.hlines(p.port, p.ready - t0, end, colors="tab:blue", lw=3, label="truth: port open" if first else None)
+            first = False
+        ports = {p.port for p in run.truth.by_service(svc)}
+        xs = [(s["end_mono"] - t0, port) for s in sweeps for port in s["open"] if port in ports]
+        if xs:
+            ax.plot(*zip(*xs), "o", color="tab:red", ms=4, label="attacker saw open")
+        ax.set_ylabel(f"{svc}\nport")
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("seconds since the controller started")
+    fig.suptitle("Port timeline: truth (lines) and the attacker's sweeps (dots)")
+    out.append(("Port timeline per service", _png(fig)))
+
+    d = summary["decay"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    km = series["decay"]["km"]
+    if len(km) > 1:
+        ax.step([x for x, _ in km], [y for _, y in km], where="post", color="tab:red", label="measured S(d) (Kaplan-Meier)")
+    ax.plot(series["decay"]["grid"], series["decay"]["theory"], color="tab:blue", label="theory, lab (port life = interval + extra)")
+    ax.plot(series["decay"]["grid"], series["decay"]["theory_pure"], "--", color="tab:gray", label="theory, pure interval law")
+    ax.axhline(0.5, color="k", lw=0.5)
+    if d["half_life_s"] is not None and None not in d["half_life_ci95"]:
+        ax.axvspan(*d["half_life_ci95"], color="tab:red", alpha=0.15, label="measured half-life, 95% CI")
+    ax.set_xlabel("d: seconds after the sweep ended")
+    ax.set_ylabel("P(observation still true)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    ax.set_title(f"Reconnaissance decay ({d['observations']} observations)")
+    out.append(("Reconnaissance decay against theory", _png(fig)))
+
+    if run.legit:
+        fig, ax = plt.subplots(figsize=(10, 3))
+        start = run.legit[0]["mono"]
+        buckets: dict[int, list[bool]] = {}
+        for r in run.legit:
+            buckets.setdefault(int(r["mono"] - start), []).append(r["ok"])
+        xs = sorted(buckets)
+        ax.plot(xs, [sum(buckets[x]) / len(buckets[x]) for x in xs], color="tab:green", label="success rate per second")
+        for e in run.truth.events:
+            if e["event"] == "hop.proxy_switched" and e["hop"] >= 1:
+                ax.axvline(e["mono"] - start, color="tab:gray", lw=0.3)
+        ax.set_ylim(-0.02, 1.05)
+        ax.set_xlabel("seconds since the legitimate client started (grey: a hop switched the proxy)")
+        ax.set_ylabel("success")
+        ax.set_title(f"Availability through the proxy: {summary['legit']['requests']} requests, "
+                     f"{summary['legit']['failures']} failed")
+        out.append(("Availability for legitimate users", _png(fig)))
+
+    phases = summary["hop_latency_s"]["phases"]
+    names = [n for n in phases if phases[n]["n"]]
+    if names:
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        ax.barh(names, [phases[n]["p95"] for n in names], color="tab:orange", alpha=0.5, label="p95")
+        ax.barh(names, [phases[n]["p50"] for n in names], color="tab:orange", label="median")
+        ax.set_xlabel("seconds")
+        ax.invert_yaxis()
+        ax.legend(fontsize=8)
+        ax.set_title(f"Hop latency per phase ({phases['total']['n']} hops)")
+        out.append(("Hop latency", _png(fig)))
+    return out
+
+
+def _figures(summary: dict) -> list[tuple[str, str, object]]:
+    """(label, summary.json key path, value) for the table."""
+    rows = [("Duration (s)", "duration_s"), ("Hops", "hops"),
+            ("Hop latency p50 (s)", "hop_latency_s.p50"), ("Hop latency p95 (s)", "hop_latency_s.p95"),
+            ("Legitimate requests", "legit.requests"), ("Legitimate failures", "legit.failures"),
+            ("Legitimate success rate", "legit.success_rate"),
+            ("Legit latency p50 (ms)", "legit.latency_ms.p50"), ("Legit latency p95 (ms)", "legit.latency_ms.p95"),
+            ("Legit latency p99 (ms)", "legit.latency_ms.p99"),
+            ("Decay observations", "decay.observations"), ("Decay half-life (s)", "decay.half_life_s"),
+            ("Half-life 95% CI low (s)", "decay.half_life_ci95.0"), ("Half-life 95% CI high (s)", "decay.half_life_ci95.1"),
+            ("Theory half-life, lab (s)", "decay.theory_half_life_s"),
+            ("Theory half-life, pure (s)", "decay.theory_half_life_pure_s"),
+            ("Extra port life over the schedule (s)", "decay.extra_life_s"), ("Theory within measured 95% CI", "decay.theory_within_ci95"),
+            ("Sweeps", "sweeps.count"), ("Sweep precision", "sweeps.precision"), ("Sweep recall", "sweeps.recall"),
+            ("Sweeps unexplained", "sweeps.unexplained"), ("Sweep duration (s)", "sweeps.sweep_s"),
+            ("Sweep cycle (s)", "sweeps.cycle_s"),
+            ("Act after delay D (s)", "act_after_delay.delay_s"), ("Act attempts", "act_after_delay.attempts"),
+            ("Act success rate", "act_after_delay.success_rate"), ("Act success, theory", "act_after_delay.theory"),
+            ("Service identification accuracy", "service_id_accuracy")]
+    for svc in summary["discovery"]:
+        rows += [(f"{svc}: placements discovered", f"discovery.{svc}.discovered_share"),
+                 (f"{svc}: discovered, theory", f"discovery.{svc}.theory_discovered_share"),
+                 (f"{svc}: mean time to discovery (s)", f"discovery.{svc}.mean_time_to_discovery_s")]
+    for mode, row in summary.get("banner_modes", {}).items():
+        if row["version_scans"]:
+            rows += [(f"Banner mode {mode}: product identified", f"banner_modes.{mode}.identified"),
+                     (f"Banner mode {mode}: replacement believed", f"banner_modes.{mode}.deceived"),
+                     (f"Banner mode {mode}: version scans", f"banner_modes.{mode}.version_scans")]
+    if summary.get("direct"):
+        rows += [("Keyed slot (s)", "direct.slot_s"), ("Keyed grace, set (s)", "direct.grace_s"),
+                 ("Keyed grace, effective (s)", "direct.effective_grace_s"), ("Keyed lead, set (s)", "direct.lead_s"),
+                 ("Keyed lead, effective (s)", "direct.effective_lead_s")]
+    for i, row in enumerate((summary.get("direct") or {}).get("by_skew", [])):
+        rows += [(f"Direct client, skew {row['skew_s']:+g} s: success", f"direct.by_skew.{i}.success_rate"),
+                 (f"Direct client, skew {row['skew_s']:+g} s: theory", f"direct.by_skew.{i}.theory"),
+                 (f"Direct client, skew {row['skew_s']:+g} s: requests", f"direct.by_skew.{i}.requests")]
+    return [(label, key, lookup(summary, key)) for label, key in rows]
+
+
+def lookup(summary: dict, key: str):
+    value = summary
+    for part in key.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+
+def show(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def render(run: Run, summary: dict, series: dict) -> str:
+    plots = _plots(run, summary, series)
+    rows = "\n".join(f'<tr><th>{html.escape(label)}</th><td data-key="{key}">{html.escape(show(v))}</td></tr>'
+                     for label, key, v in _figures(summary))
+    images = "\n".join(f"<figure><img alt=\"{html.escape(t)}\" src=\"{src}\"><figcaption>{html.escape(t)}</figcaption></figure>"
+                       for t, src in plots)
+    defs = "\n".join(f"<dt>{html.escape(a)}</dt><dd>{html.escape(b)}</dd>" for a, b in DEFINITIONS)
+    policies = "".join(f"<li><b>{html.escape(n)}</b>: {html.escape(p['interval'])}, pool {html.escape(p['pool'])} "
+                       f"({p['pool_size']} ports)</li>" for n, p in summary["policies"].items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>mtdlab report: {html.escape(summary['scenario'])}</title>
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; }} th, td {{ border-bottom: 1px solid #ddd; padding: .25em .8em; text-align: left; }}
+td {{ font-variant-numeric: tabular-nums; }} img {{ max-width: 100%; }} figure {{ margin: 1.5em 0; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow: auto; }} dt {{ font-weight: 600; margin-top: .6em; }}
+</style></head>
+<body data-images="{len(plots)}">
+<h1>mtdlab report: {html.escape(summary['scenario'])}</h1>
+<p>Seed {summary['seed']}, {show(summary['duration_s'])} s, {summary['hops']} hops. Services: </p><ul>{policies}</ul>
+<h2>Figures</h2>
+<table id="figures">{rows}</table>
+<h2>Plots</h2>
+{images}
+<h2>Definitions</h2>
+<dl>{defs}</dl>
+<h2>Scenario as run</h2>
+<pre>{html.escape(run.scenario.source)}</pre>
+<p>Made by mtdlab from the raw data in this run folder (truth.jsonl, attacker/, legit.jsonl);
+<code>mtdlab report DIR</code> makes it again. summary.json holds the same figures.</p>
+<script>
+// Marks how many plots the browser decoded, so an automatic check can tell they loaded.
+window.addEventListener("load", () => {{
+  const ok = [...document.images].filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.imagesLoaded = ok;
+}});
+</script>
+</body></html>
+"""
+
+
+def write_report(run_dir: str | Path) -> dict:
+    run = Run.load(run_dir)
+    summary, series = compute(run)
+    Path(run_dir, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    Path(run_dir, "report.html").write_text(render(run, summary, series))
+    return summary

@@ -1,0 +1,135 @@
+"""`mtdlab run`: one scenario, one isolated lab, one run folder with a report.
+
+The scenario is validated before anything starts. The lab is its own compose project (own
+networks, volume and ports), so runs can go side by side. Whatever happens (the run's end,
+Ctrl-C, SIGTERM, a failure) the lab is torn down completely; then the metrics and the
+report are made from the raw data in the run folder.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import threading
+import time
+from pathlib import Path
+
+from .events import read_events
+from .lab import Lab, LabError
+from .report import write_report
+from .scenario import load_scenario
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _progress(lab: Lab, out: Path) -> str:
+    hops = sum(e["event"] == "hop.done" and e["hop"] >= 1 for e in lab.events())
+    obs = out / "attacker" / "observations.jsonl"
+    sweeps = sum(e["event"] == "sweep.done" and e["scan"] == "ports" for e in read_events(obs)) if obs.exists() else 0
+    legit = out / "legit.jsonl"
+    requests = sum(1 for _ in open(legit)) if legit.exists() else 0
+    return f"hops {hops}  sweeps {sweeps}  legit requests {requests}"
+
+
+def run_scenario(path: str | Path, duration: float | None = None, out: Path | None = None,
+                 say=print) -> Path:
+    scenario = load_scenario(path)
+    duration = float(duration or scenario.duration_s or 300)
+    out = Path(out or Path("runs") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and any(out.iterdir()):
+        raise LabError(f"{out} is not empty; a run folder holds one run")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scenario.yaml").write_text(scenario.source)
+    meta = {"scenario_file": str(path), "duration_s": duration, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    env = {"MTDLAB_ATTACKER_MAX_S": str(duration)}
+    if any(s.hop.interval.law == "keyed" for s in scenario.services):
+        env["MTDLAB_KEYED_KEY"] = secrets.token_hex(32)  # a fresh key per run
+    env["MTDLAB_CONSOLE_KEY"] = secrets.token_hex(32)
+    for name, value in (("keyed.key", env.get("MTDLAB_KEYED_KEY")), ("console.key", env["MTDLAB_CONSOLE_KEY"])):
+        if value:  # owner-only: `mtdlab client` and `mtdlab console` read them
+            (out / name).touch(mode=0o600)
+            (out / name).write_text(value + "\n")
+    lab = Lab(f"mtdrun-{scenario.name[:16]}-{secrets.token_hex(3)}", out / "scenario.yaml", out, extra_env=env)
+
+    def interrupt(*_):
+        raise Interrupted()
+    # SIGTERM tears the lab down like Ctrl-C does (only the main thread may set handlers).
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, interrupt) if main_thread else None
+    say(f"run: {scenario.name} for {duration:g} s in lab {lab.name}; folder {out}")
+    try:
+        lab.up(("target", "proxy", "controller"))
+        names = [s.name for s in scenario.services]
+        lab.wait_for(lambda l: {e["service"] for e in l.events() if e["event"] == "hop.done"} >= set(names),
+                     "first placement of every service", 90)
+        say("run: services placed" + ("; attacker starting" if scenario.attacker else ""))
+        if scenario.attacker:
+            lab.compose("up", "-d", "attacker")
+        legit = _start_legit(lab, scenario, duration, out)
+        direct = _start_direct(lab, scenario, duration, out, env.get("MTDLAB_KEYED_KEY"))
+        began = time.monotonic()
+        while (left := duration - (time.monotonic() - began)) > 0:
+            time.sleep(min(10.0, left))
+            if lab.events() and lab.events()[-1]["event"] == "controller.stopped":
+                raise LabError(f"the controller stopped early: {lab.logs('controller')[-1500:]}")
+            say(f"run: {time.monotonic() - began:5.0f}/{duration:g} s  {_progress(lab, out)}")
+        for client in (legit, direct):
+            if client:
+                client.join(timeout=60)
+        say("run: stopping the attacker, then the controller")
+        # In this order: the attacker's last scan must not meet services the shutdown removes.
+        lab.compose("stop", "-t", "60", "attacker")
+        lab.compose("stop", "-t", "60", "controller")
+    except (KeyboardInterrupt, Interrupted):
+        say("run: interrupted; tearing the lab down")
+        raise
+    finally:
+        lab.down()
+        if main_thread:
+            signal.signal(signal.SIGTERM, old)
+        say(f"run: lab {lab.name} removed")
+    write_report(out)
+    say(f"run: report {out / 'report.html'}")
+    return out
+
+
+def _start_legit(lab: Lab, scenario, duration: float, out: Path) -> threading.Thread | None:
+    """The legitimate client runs inside the lab (in the controller's container, on the lab
+    network) against the web service's fixed proxy port: no host port is needed."""
+    web = next((s for s in scenario.services if s.kind == "web"), None)
+    if scenario.legit is None or web is None:
+        return None
+    proxy_ip = next(e for e in lab.events() if e["event"] == "controller.started")["proxy_ip"]
+    controller = lab.container("controller")
+
+    def client():
+        result = controller.exec_run(["python3", "-m", "mtdlab.legit", f"http://{proxy_ip}:{web.proxy_port}/",
+                                      str(scenario.legit.rate_per_s), str(duration), "/lab/run/legit.jsonl"])
+        if result.exit_code not in (0,):
+            (out / "legit.error").write_text(result.output.decode(errors="replace"))
+
+    t = threading.Thread(target=client, name="legit", daemon=True)
+    t.start()
+    return t
+
+
+def _start_direct(lab: Lab, scenario, duration: float, out: Path, key: str | None) -> threading.Thread | None:
+    """Keyed direct clients, inside the lab, straight to the target (no proxy)."""
+    if scenario.direct is None:
+        return None
+    target_ip = next(e for e in lab.events() if e["event"] == "controller.started")["target_ip"]
+    controller = lab.container("controller")
+
+    def client():
+        result = controller.exec_run(["python3", "-m", "mtdlab.direct", f"/lab/scenario/{lab.scenario.name}",
+                                      target_ip, str(duration), "/lab/run/direct.jsonl"],
+                                     environment={"MTDLAB_KEYED_KEY": key})
+        if result.exit_code != 0:
+            (out / "direct.error").write_text(result.output.decode(errors="replace"))
+
+    t = threading.Thread(target=client, name="direct", daemon=True)
+    t.start()
+    return t

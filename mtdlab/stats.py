@@ -1,0 +1,25 @@
+"""Small statistics helpers, so every figure is computed the same way everywhere."""
+from __future__ import annotations
+
+import math
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100), as numpy's default; None if empty."""
+    if not values:
+        return None
+    xs = sorted(values)
+    k = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def summary(values: list[float], digits: int = 4) -> dict:
+    return {"n": len(values),
+            "p50": _round(percentile(values, 50), digits),
+            "p95": _round(percentile(values, 95), digits),
+            "p99": _round(percentile(values, 99), digits)}
+
+
+def _round(x, digits):
+    return None if x is None else round(x, digits)
