@@ -7,7 +7,9 @@ A hop, in the order the truth log records it:
                        another port is tried
   hop.ready            the new instance answers its protocol on the new port
   hop.proxy_switched   nginx -t passed, nginx reloaded, the new generation answers
+                       (behind a SAPP gateway: the gateway's map names the new port)
   hop.drained          every nginx worker of the old configuration has exited
+                       (SAPP: no connection to the old port is left)
                        (hop.drain_timeout if they outlived the bound; the hop goes on)
   hop.old_stopping / hop.old_stopped   the old instance is stopped and removed
   hop.done
@@ -122,7 +124,7 @@ class Control:
 
 class Hopper:
     def __init__(self, service: Service, seed: int, instances: Instances, proxy: Proxy, routes: RouteTable,
-                 ports: PortBook, truth: EventLog, target_ip: str, stop: threading.Event):
+                 ports: PortBook, truth: EventLog, target_ip: str, stop: threading.Event, ready=None):
         self.service, self.kind = service, SERVICE_KINDS[service.kind]
         self.schedule = HopSchedule(seed, service.name, service.hop.interval, service.hop.pool)
         self.instances, self.proxy, self.routes, self.ports = instances, proxy, routes, ports
@@ -130,6 +132,10 @@ class Hopper:
         self.control = Control(stop)
         self.banners = BannerPicker(seed, service.name, service.kind, service.banner.mode, service.banner.authenticity)
         self.current: Placement | None = None
+        # How readiness is checked: from the controller over the lab network, or (SAPP, loopback-only
+        # services) by the gateway inside the target's namespace.
+        self.ready = ready or (lambda probe, port, timeout, alive, expect:
+                               wait_ready(probe, self.target_ip, port, timeout, alive=alive, expect=expect))
 
     def set_law(self, law) -> None:
         """From the console: the next interval is drawn from this law (the current one stands)."""
@@ -226,8 +232,8 @@ class Hopper:
                 self.truth.write("hop.instance_started", service=self.service.name, hop=hop, port=port,
                                  container=container.id, attempt=attempt, banner=banner[0] if banner else None,
                                  banner_product=banner[1] if banner else None)
-                answer, probes = wait_ready(self.kind.probe, self.target_ip, port, READY_TIMEOUT_S,
-                                            alive=lambda: Instances.running(container), expect=container.name)
+                answer, probes = self.ready(self.kind.probe, port, READY_TIMEOUT_S,
+                                            lambda: Instances.running(container), container.name)
                 self.truth.write("hop.ready", service=self.service.name, hop=hop, port=port,
                                  container=container.id, attempt=attempt, probes=probes, answer=answer)
                 return Placement(container, port, hop)

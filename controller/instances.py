@@ -16,17 +16,24 @@ from mtdlab.catalog import SERVICE_KINDS
 
 
 class Instances:
-    def __init__(self, client: docker.DockerClient, image: str, target, lab: str, run_id: str):
+    def __init__(self, client: docker.DockerClient, image: str, target, lab: str, run_id: str,
+                 bind: str | None = None):
         self.client, self.image, self.target, self.lab, self.run_id = client, image, target, lab, run_id
+        self.bind = bind   # "127.0.0.1" behind a SAPP gateway: instances listen on loopback only
 
     def start(self, service: str, kind: str, port: int, hop: int, banner: str | None = None):
         name = f"{self.lab}-{service}-h{hop}-{secrets.token_hex(3)}"
         env = {"MTDLAB_SERVICE": service, "MTDLAB_INSTANCE": name, "MTDLAB_PORT": str(port)}
+        if self.bind:
+            env["MTDLAB_BIND"] = self.bind
         if banner:
             env["MTDLAB_BANNER"] = banner  # a replacement banner (seed 000's banner modes)
         return self.client.containers.run(
             self.image, SERVICE_KINDS[kind].command(port), name=name, detach=True,
             network_mode=f"container:{self.target.id}",
+            # docker-init as PID 1 reaps and forwards signals: vsftpd as PID 1 segfaulted after a
+            # few dozen quick connections here, and ignored SIGTERM (every stop waited 5 s).
+            init=True,
             environment=env,
             labels=labels.instance_labels(self.lab, self.run_id, service, port),
         )
@@ -56,9 +63,10 @@ class Instances:
         remove(container)
 
     def leftovers(self) -> list:
-        """Instances of this lab that a previous controller left behind (crash, SIGKILL)."""
-        return self.client.containers.list(all=True, filters={"label": [
-            f"{labels.OWNER}={labels.OWNER_VALUE}", f"{labels.LAB}={self.lab}", f"{labels.ROLE}=service"]})
+        """Instances (and a SAPP gateway) of this lab that a previous controller left behind
+        (crash, SIGKILL)."""
+        return [c for role in ("service", "gateway") for c in self.client.containers.list(all=True, filters={
+            "label": [f"{labels.OWNER}={labels.OWNER_VALUE}", f"{labels.LAB}={self.lab}", f"{labels.ROLE}={role}"]})]
 
 
 def remove(container) -> None:

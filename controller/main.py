@@ -20,6 +20,9 @@ from mtdlab import container, labels
 from mtdlab.events import EventLog
 from mtdlab.keyed import load_key
 
+from mtdlab.sapp import service_codes
+
+from .gateway import Gateway
 from .hopper import Hopper, KeyedHopper, PortBook, RouteTable
 from .instances import Instances, remove
 from .proxy import Proxy
@@ -80,6 +83,13 @@ def main() -> int:
         except ValueError as exc:
             print(f"controller: keyed hopping needs MTDLAB_KEYED_KEY: {exc}", file=sys.stderr)
             return 2
+    sapp_key = None
+    if scenario.sapp:
+        try:
+            load_key(sapp_key := os.environ.get("MTDLAB_SAPP_KEY", ""))
+        except ValueError as exc:
+            print(f"controller: a SAPP target needs MTDLAB_SAPP_KEY: {exc}", file=sys.stderr)
+            return 2
     client = docker.from_env()
     me = client.containers.get(socket.gethostname())
     lab = me.labels[labels.COMPOSE_PROJECT]
@@ -88,7 +98,7 @@ def main() -> int:
     proxy_ip = shared_network_ip(proxy_container, me)
     run_id = secrets.token_hex(4)
     truth = EventLog(run_dir / "truth.jsonl")
-    instances = Instances(client, me.image.id, target, lab, run_id)
+    instances = Instances(client, me.image.id, target, lab, run_id, bind="127.0.0.1" if scenario.sapp else None)
 
     # A controller that died (SIGKILL, crash) leaves instances behind; they would hold ports
     # and answer scans the truth log no longer explains. Remove them before anything else.
@@ -106,6 +116,20 @@ def main() -> int:
 
     proxy = Proxy(proxy_container, PROXY_CONF_DIR, proxy_ip, run_id)
     wait_for(lambda: proxy.live_generation() is not None, "proxy status port", 30)
+    front, ready, gateway = proxy, None, None
+    if scenario.sapp:
+        # Seed 000's one port for all: the gateway, not nginx, is what each hop switches.
+        codes = service_codes(s.name for s in scenario.services)
+        gateway = Gateway.start(client, me.image.id, target, lab, run_id, scenario.sapp.port, sapp_key, codes)
+        try:
+            gateway.wait_listening(target_ip)
+        except RuntimeError as exc:
+            remove(gateway.container)
+            raise SystemExit(f"controller: {exc}")
+        truth.write("sapp.started", port=scenario.sapp.port, container=gateway.container.id, codes=codes)
+        log(f"SAPP gateway on {target_ip}:{scenario.sapp.port}; services listen on the target's loopback")
+        front = gateway
+        ready = (lambda probe, port, timeout, alive, expect: gateway.wait_ready(probe, port, timeout, expect))
 
     stop = threading.Event()
     failure: list[BaseException] = []
@@ -113,7 +137,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     routes, ports = RouteTable(), PortBook()
     hoppers = [(KeyedHopper if s.hop.interval.law == "keyed" else Hopper)(
-                   s, scenario.seed, instances, proxy, routes, ports, truth, target_ip, stop,
+                   s, scenario.seed, instances, front, routes, ports, truth, target_ip, stop, ready=ready,
                    **({"key": key} if s.hop.interval.law == "keyed" else {}))
                for s in scenario.services]
 
@@ -138,6 +162,13 @@ def main() -> int:
         t.join(timeout=60)
     for h in hoppers:
         h.shutdown()
+    if gateway:
+        # Its per-connection log is raw data of the run (accepted and refused connections).
+        (run_dir / "sapp-gateway.jsonl").write_text(gateway.logs("stdout"))
+        if errors := gateway.logs("stderr"):
+            (run_dir / "sapp-gateway.stderr").write_text(errors)
+        remove(gateway.container)
+        truth.write("sapp.stopped", port=gateway.port, container=gateway.container.id)
     truth.write("controller.stopped", run=run_id, error=str(failure[0]) if failure else None)
     truth.close()
     if failure:

@@ -11,4 +11,5 @@ COPY services /opt/mtdlab/services
 COPY proxy /opt/mtdlab/proxy
 COPY controller /opt/mtdlab/controller
 COPY attacker /opt/mtdlab/attacker
+COPY gateway /opt/mtdlab/gateway
 WORKDIR /opt/mtdlab

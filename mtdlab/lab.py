@@ -124,9 +124,9 @@ def remove_lab(name: str) -> dict[str, int]:
     for c in client.containers.list(filters={"label": mine[0] + [f"{labels.COMPOSE_SERVICE}=controller"]}):
         c.stop(timeout=60)
     for filt in mine:
-        # Service instances share the target's namespace: remove them before the target.
+        # Service instances and a SAPP gateway share the target's namespace: remove them first.
         for c in sorted(client.containers.list(all=True, filters={"label": filt}),
-                        key=lambda c: c.labels.get(labels.ROLE) != "service"):
+                        key=lambda c: c.labels.get(labels.ROLE) not in ("service", "gateway")):
             try:
                 c.remove(force=True)
                 removed["containers"] += 1

@@ -18,3 +18,8 @@ COMPOSE_SERVICE = "com.docker.compose.service"
 def instance_labels(lab: str, run: str, service: str, port: int) -> dict[str, str]:
     return {OWNER: OWNER_VALUE, LAB: lab, ROLE: "service", SERVICE: service,
             PORT: str(port), RUN: run}
+
+
+def gateway_labels(lab: str, run: str, port: int) -> dict[str, str]:
+    """The SAPP gateway shares the target's namespace like an instance; cleaned up the same way."""
+    return {OWNER: OWNER_VALUE, LAB: lab, ROLE: "gateway", PORT: str(port), RUN: run}

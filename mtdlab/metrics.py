@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .catalog import SERVICE_KINDS
@@ -33,16 +33,21 @@ class Run:
     attacker: list[dict]
     legit: list[dict]
     direct: list[dict]
+    sapp_client: list[dict] = field(default_factory=list)
+    gateway: list[dict] = field(default_factory=list)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Run":
         d = Path(run_dir)
         obs = d / "attacker" / "observations.jsonl"
         legit, direct = d / "legit.jsonl", d / "direct.jsonl"
+        sapp_client, gateway = d / "sapp-client.jsonl", d / "sapp-gateway.jsonl"
         return cls(d, load_scenario(d / "scenario.yaml"), read_truth(d / "truth.jsonl"),
                    list(read_events(obs)) if obs.exists() else [],
                    read_load(legit) if legit.exists() else [],
-                   read_load(direct) if direct.exists() else [])
+                   read_load(direct) if direct.exists() else [],
+                   read_load(sapp_client) if sapp_client.exists() else [],
+                   read_load(gateway) if gateway.exists() else [])
 
     def judged(self, e: dict) -> bool:
         """Attacker data inside the window the truth log covers, before the shutdown began."""
@@ -294,6 +299,46 @@ def banner_modes(run: Run) -> dict:
     return out
 
 
+def sapp(run: Run) -> dict | None:
+    """One port for all (seed 000): what the attacker saw of the target, what the gateway let
+    through, and whether legitimate clients reached every service through it."""
+    if run.scenario.sapp is None:
+        return None
+    port = run.scenario.sapp.port
+    sweeps_ = run.sweeps()
+    seen = sorted({p for s in sweeps_ for p in s["open"]})
+    ids: dict[tuple, int] = {}
+    for o in run.attacker:
+        if o["event"] == "observation" and o["scan"] == "version" and o["state"] == "open" and run.judged(o):
+            verdict = (o["port"], o["service"], o["product"])
+            ids[verdict] = ids.get(verdict, 0) + 1
+    refused = [g for g in run.gateway if g.get("event") == "sapp.connection" and not g["accepted"]]
+    reasons: dict[str, int] = {}
+    for g in refused:
+        reason = g["reason"].split(" (")[0]   # without the detail: counts, lengths, ports
+        reasons[reason] = reasons.get(reason, 0) + 1
+    in_run = [r for r in run.sapp_client if r["mono"] <= run.truth.shutdown]
+    by_service = {}
+    for svc in run.scenario.services:
+        rs = [r for r in in_run if r["service"] == svc.name]
+        by_service[svc.name] = {"requests": len(rs), "ok": sum(r["ok"] for r in rs),
+                                "success_rate": _r(sum(r["ok"] for r in rs) / len(rs) if rs else None, 5),
+                                "hops": run.truth.hops.get(svc.name, 0)}
+    ok = sum(r["ok"] for r in in_run)
+    return {
+        "port": port,
+        "attacker": {"port_sweeps": len(sweeps_), "open_ports_seen": seen,
+                     "sweeps_seeing_only_the_gateway": sum(s["open"] == [port] for s in sweeps_),
+                     "version_scan_results": [{"port": p, "service": sv, "product": pr, "count": n}
+                                              for (p, sv, pr), n in sorted(ids.items(), key=str)]},
+        "gateway": {"accepted": sum(1 for g in run.gateway if g.get("event") == "sapp.connection" and g["accepted"]),
+                    "refused": len(refused), "refused_by_reason": dict(sorted(reasons.items()))},
+        "client": {"requests": len(in_run), "failures": len(in_run) - ok,
+                   "success_rate": _r(ok / len(in_run) if in_run else None, 5), "by_service": by_service,
+                   "first_failures": [r for r in in_run if not r["ok"]][:5]},
+    }
+
+
 # --- the whole summary -----------------------------------------------------------------
 
 def compute(run: Run) -> tuple[dict, dict]:
@@ -321,6 +366,7 @@ def compute(run: Run) -> tuple[dict, dict]:
         "service_id_accuracy": service_identification(run),
         "direct": direct_clients(run),
         "banner_modes": banner_modes(run),
+        "sapp": sapp(run),
     }
     return summary, {"decay": decay_series}
 

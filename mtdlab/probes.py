@@ -14,13 +14,16 @@ class NotReady(Exception):
 
 
 def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    """The default way in: a plain TCP connection. (Probes take another, e.g. through a SAPP
+    gateway, as `connect`.)"""
     return socket.create_connection((host, port), timeout=timeout)
 
 
-def probe_http(host: str, port: int, timeout: float = 2.0, expect: str | None = None) -> str:
+def probe_http(host: str, port: int, timeout: float = 2.0, expect: str | None = None,
+                  connect=None) -> str:
     """GET / must answer 200; with expect, the X-Mtdlab-Instance header must name that instance,
     so a probe answered by some other program on the port does not count."""
-    with _connect(host, port, timeout) as sock:
+    with (connect or _connect)(host, port, timeout) as sock:
         sock.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
         data = _read_until(sock, b"\r\n\r\n", timeout)
     status = data.split(b"\r\n", 1)[0]
@@ -31,16 +34,18 @@ def probe_http(host: str, port: int, timeout: float = 2.0, expect: str | None = 
     return status.decode(errors="replace")
 
 
-def probe_ssh(host: str, port: int, timeout: float = 2.0, expect: str | None = None) -> str:
-    with _connect(host, port, timeout) as sock:
+def probe_ssh(host: str, port: int, timeout: float = 2.0, expect: str | None = None,
+                 connect=None) -> str:
+    with (connect or _connect)(host, port, timeout) as sock:
         data = _read_until(sock, b"\n", timeout)
     if not data.startswith(b"SSH-2.0-"):
         raise NotReady(f"unexpected SSH greeting {data[:40]!r}")
     return data.strip().decode(errors="replace")
 
 
-def probe_redis(host: str, port: int, timeout: float = 2.0, expect: str | None = None) -> str:
-    with _connect(host, port, timeout) as sock:
+def probe_redis(host: str, port: int, timeout: float = 2.0, expect: str | None = None,
+                   connect=None) -> str:
+    with (connect or _connect)(host, port, timeout) as sock:
         sock.sendall(b"PING\r\n")
         data = _read_until(sock, b"\r\n", timeout)
     if not data.startswith(b"+PONG"):
@@ -48,8 +53,9 @@ def probe_redis(host: str, port: int, timeout: float = 2.0, expect: str | None =
     return "+PONG"
 
 
-def probe_ftp(host: str, port: int, timeout: float = 2.0, expect: str | None = None) -> str:
-    with _connect(host, port, timeout) as sock:
+def probe_ftp(host: str, port: int, timeout: float = 2.0, expect: str | None = None,
+                 connect=None) -> str:
+    with (connect or _connect)(host, port, timeout) as sock:
         data = _read_until(sock, b"\r\n", timeout)
     if not data.startswith(b"220"):
         raise NotReady(f"unexpected FTP greeting {data[:40]!r}")

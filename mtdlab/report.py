@@ -42,6 +42,11 @@ DEFINITIONS = [
      "that instance showed. Replacements come from common or exotic real-world server strings."),
     ("Legitimate users", "Requests through the proxy's fixed port, a new connection each; a failure is anything but "
      "HTTP 200. Latency percentiles over successful requests."),
+    ("One port for all (SAPP)", "Seed 000: the target's services listen on its loopback only; one gateway port "
+     "splices connections that open with a 34-byte preamble (version, service code, session, time, HMAC-SHA256 tag) "
+     "to the service's current port, and closes anything else without a byte. The sweeps' open ports, the version "
+     "scans' verdicts on them, the gateway's refusals by reason, and the legitimate clients' success per service "
+     "(a new connection each, checked by the service's own protocol) across the hops."),
     ("Hop latency", "From the truth log, per completed hop: decision to hop done, and each phase."),
     ("Direct (keyed) clients", "Seed 001: clients that compute the port as HMAC-SHA256(key, service, slot) from "
      "their own clock, offset by a set skew, and connect to the target directly. Theory: a client ahead by s misses "
@@ -172,6 +177,21 @@ def _figures(summary: dict) -> list[tuple[str, str, object]]:
         rows += [(f"Direct client, skew {row['skew_s']:+g} s: success", f"direct.by_skew.{i}.success_rate"),
                  (f"Direct client, skew {row['skew_s']:+g} s: theory", f"direct.by_skew.{i}.theory"),
                  (f"Direct client, skew {row['skew_s']:+g} s: requests", f"direct.by_skew.{i}.requests")]
+    if summary.get("sapp"):
+        rows += [("SAPP gateway port", "sapp.port"), ("SAPP: open ports the sweeps saw", "sapp.attacker.open_ports_seen"),
+                 ("SAPP: sweeps that saw only the gateway", "sapp.attacker.sweeps_seeing_only_the_gateway"),
+                 ("SAPP: port sweeps", "sapp.attacker.port_sweeps"),
+                 ("SAPP: gateway connections accepted", "sapp.gateway.accepted"),
+                 ("SAPP: gateway connections refused", "sapp.gateway.refused"),
+                 ("SAPP client requests", "sapp.client.requests"), ("SAPP client failures", "sapp.client.failures"),
+                 ("SAPP client success rate", "sapp.client.success_rate")]
+        for i, v in enumerate(summary["sapp"]["attacker"]["version_scan_results"]):
+            rows.append((f"SAPP: version scans of port {v['port']} naming service {v['service'] or 'none'}, "
+                         f"product {v['product'] or 'none'}", f"sapp.attacker.version_scan_results.{i}.count"))
+        for svc in summary["sapp"]["client"]["by_service"]:
+            rows += [(f"SAPP client, {svc}: success rate", f"sapp.client.by_service.{svc}.success_rate"),
+                     (f"SAPP client, {svc}: requests", f"sapp.client.by_service.{svc}.requests"),
+                     (f"SAPP client, {svc}: hops", f"sapp.client.by_service.{svc}.hops")]
     return [(label, key, lookup(summary, key)) for label, key in rows]
 
 

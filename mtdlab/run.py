@@ -28,9 +28,10 @@ def _progress(lab: Lab, out: Path) -> str:
     hops = sum(e["event"] == "hop.done" and e["hop"] >= 1 for e in lab.events())
     obs = out / "attacker" / "observations.jsonl"
     sweeps = sum(e["event"] == "sweep.done" and e["scan"] == "ports" for e in read_events(obs)) if obs.exists() else 0
-    legit = out / "legit.jsonl"
-    requests = sum(1 for _ in open(legit)) if legit.exists() else 0
-    return f"hops {hops}  sweeps {sweeps}  legit requests {requests}"
+    counts = {name: sum(1 for _ in open(out / f"{name}.jsonl")) if (out / f"{name}.jsonl").exists() else 0
+              for name in ("legit", "direct", "sapp-client")}
+    clients = "  ".join(f"{name} requests {n}" for name, n in counts.items() if n or name == "legit")
+    return f"hops {hops}  sweeps {sweeps}  {clients}"
 
 
 def run_scenario(path: str | Path, duration: float | None = None, out: Path | None = None,
@@ -47,8 +48,11 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     env = {"MTDLAB_ATTACKER_MAX_S": str(duration)}
     if any(s.hop.interval.law == "keyed" for s in scenario.services):
         env["MTDLAB_KEYED_KEY"] = secrets.token_hex(32)  # a fresh key per run
+    if scenario.sapp:
+        env["MTDLAB_SAPP_KEY"] = secrets.token_hex(32)   # the gateway's preamble key, fresh per run
     env["MTDLAB_CONSOLE_KEY"] = secrets.token_hex(32)
-    for name, value in (("keyed.key", env.get("MTDLAB_KEYED_KEY")), ("console.key", env["MTDLAB_CONSOLE_KEY"])):
+    for name, value in (("keyed.key", env.get("MTDLAB_KEYED_KEY")), ("console.key", env["MTDLAB_CONSOLE_KEY"]),
+                        ("sapp.key", env.get("MTDLAB_SAPP_KEY"))):
         if value:  # owner-only: `mtdlab client` and `mtdlab console` read them
             (out / name).touch(mode=0o600)
             (out / name).write_text(value + "\n")
@@ -70,13 +74,14 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
             lab.compose("up", "-d", "attacker")
         legit = _start_legit(lab, scenario, duration, out)
         direct = _start_direct(lab, scenario, duration, out, env.get("MTDLAB_KEYED_KEY"))
+        sapp = _start_sapp_client(lab, scenario, duration, out, env.get("MTDLAB_SAPP_KEY"))
         began = time.monotonic()
         while (left := duration - (time.monotonic() - began)) > 0:
             time.sleep(min(10.0, left))
             if lab.events() and lab.events()[-1]["event"] == "controller.stopped":
                 raise LabError(f"the controller stopped early: {lab.logs('controller')[-1500:]}")
             say(f"run: {time.monotonic() - began:5.0f}/{duration:g} s  {_progress(lab, out)}")
-        for client in (legit, direct):
+        for client in (legit, direct, sapp):
             if client:
                 client.join(timeout=60)
         say("run: stopping the attacker, then the controller")
@@ -131,5 +136,24 @@ def _start_direct(lab: Lab, scenario, duration: float, out: Path, key: str | Non
             (out / "direct.error").write_text(result.output.decode(errors="replace"))
 
     t = threading.Thread(target=client, name="direct", daemon=True)
+    t.start()
+    return t
+
+
+def _start_sapp_client(lab: Lab, scenario, duration: float, out: Path, key: str | None) -> threading.Thread | None:
+    """Legitimate clients through the SAPP gateway, inside the lab, to the target's one port."""
+    if scenario.sapp_client is None:
+        return None
+    target_ip = next(e for e in lab.events() if e["event"] == "controller.started")["target_ip"]
+    controller = lab.container("controller")
+
+    def client():
+        result = controller.exec_run(["python3", "-m", "mtdlab.sapp_client", f"/lab/scenario/{lab.scenario.name}",
+                                      target_ip, str(duration), "/lab/run/sapp-client.jsonl"],
+                                     environment={"MTDLAB_SAPP_KEY": key})
+        if result.exit_code != 0:
+            (out / "sapp-client.error").write_text(result.output.decode(errors="replace"))
+
+    t = threading.Thread(target=client, name="sapp-client", daemon=True)
     t.start()
     return t

@@ -80,6 +80,19 @@ class DirectClient:
 
 
 @dataclass(frozen=True)
+class Sapp:
+    """Seed 000's one port for all: the target's services listen on its loopback only and a
+    gateway on `port` splices connections that open with a valid preamble (mtdlab.sapp)."""
+    port: int
+
+
+@dataclass(frozen=True)
+class SappClient:
+    """Legitimate clients through the SAPP gateway, cycling through every service."""
+    rate_per_s: float
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     seed: int
@@ -89,6 +102,8 @@ class Scenario:
     legit: Optional[LegitLoad]
     direct: Optional[DirectClient]
     source: str  # the file as written, kept so a run folder holds the scenario as run
+    sapp: Optional[Sapp] = None
+    sapp_client: Optional[SappClient] = None
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
@@ -178,22 +193,32 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     except YamlError as exc:
         raise ScenarioError(exc.file, exc.line, "", exc.message) from None
     root = _Reader(nodes, "", file)
-    root.only("name", "seed", "duration_s", "target", "attacker", "legit", "direct_client", "description")
+    root.only("name", "seed", "duration_s", "target", "attacker", "legit", "direct_client", "sapp_client",
+              "description")
     name = root.scalar("name", (str,), "expected a name of lowercase letters, digits and '-'", required=True)
     if not NAME.match(name):
         root.fail(root.items["name"][1], "name", f"expected lowercase letters, digits and '-' (starting with a letter, at most 31), got {name!r}")
     root.scalar("description", (str,), "expected text")
     seed = root.scalar("seed", (int,), "expected a whole number", required=True)
     duration = root.number("duration_s")
-    services = _services(root.child("target"))
+    target = root.child("target")
+    services = _services(target)
+    sapp = _sapp(target.child("sapp", required=False), services)
     attacker = _attacker(root.child("attacker", required=False))
     legit = _legit(root.child("legit", required=False))
     direct = _direct(root.child("direct_client", required=False), services)
-    return Scenario(name, seed, duration, services, attacker, legit, direct, text)
+    sapp_client = _sapp_client(root.child("sapp_client", required=False), sapp)
+    if sapp is not None:
+        # Behind a gateway the services listen on the target's loopback: nothing else reaches them.
+        for key, value in (("legit", legit), ("direct_client", direct)):
+            if value is not None:
+                root.fail(root.items[key][0], key, f"not possible with target.sapp: the services listen on the "
+                          f"target's loopback only, behind the gateway; use sapp_client")
+    return Scenario(name, seed, duration, services, attacker, legit, direct, text, sapp, sapp_client)
 
 
 def _services(target: _Reader) -> tuple[Service, ...]:
-    target.only("services")
+    target.only("services", "sapp")
     node = target.node_of("services")
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         target.fail(node, "target.services", "expected a non-empty list of services")
@@ -221,6 +246,34 @@ def _services(target: _Reader) -> tuple[Service, ...]:
         services.append(Service(name, kind, proxy_port, hop, _banner(r.child("banner", required=False), kind, hop)))
     _check_pools_fit(services, node, target)
     return tuple(services)
+
+
+def _sapp(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Sapp]:
+    if r is None:
+        return None
+    r.only("port")
+    port = r.scalar("port", (int,), "expected a port number", required=True)
+    if not 1024 <= port <= 65535:
+        r.fail(r.items["port"][1], r.path("port"), f"expected a port from 1024 to 65535, got {port}")
+    for s in services:
+        if port in s.hop.pool.ports:
+            r.fail(r.items["port"][1], r.path("port"), f"port {port} is in the hop pool of service {s.name!r}; "
+                   "expected a port no service can hop to")
+    if len(services) > 255:
+        r.fail(r.node, r.key, "at most 255 services behind one gateway (the preamble's service code is one byte)")
+    return Sapp(port)
+
+
+def _sapp_client(r: Optional[_Reader], sapp: Optional[Sapp]) -> Optional[SappClient]:
+    if r is None:
+        return None
+    if sapp is None:
+        r.fail(r.node, r.key, "needs target.sapp: there is no gateway to go through")
+    r.only("rate_per_s")
+    rate = r.number("rate_per_s", default=10.0)
+    if rate > 200:
+        r.fail(r.items["rate_per_s"][1], r.path("rate_per_s"), f"expected at most 200 connections/s, got {rate:g}")
+    return SappClient(rate)
 
 
 def _hop(r: _Reader) -> HopPolicy:

@@ -4,6 +4,7 @@ nmap does not say when, inside a sweep, it probed each port, so a sweep [t0, t1]
 when every port surely open throughout it was reported, and every port reported was at
 least possibly open during it. What differs from the truth at the sweep's end is then
 explained by a hop during the sweep; anything else is an unexplained mismatch.
+Only what the network can see counts: behind a SAPP gateway, the gateway's port.
 """
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ def judge_sweeps(truth: Truth, sweeps: list[dict]) -> list[SweepVerdict]:
             continue  # outside the logged window: no truth to judge it by
         t0, t1 = s["start_mono"], s["end_mono"]
         reported = set(s["open"])
-        surely = {p.port for p in truth.placements if p.surely_open(t0, t1)}
-        possibly = {p.port for p in truth.placements if p.possibly_open(t0, t1)}
-        at_end = set(truth.ports_at(t1))
+        visible = truth.visible()
+        surely = {p.port for p in visible if p.surely_open(t0, t1)}
+        possibly = {p.port for p in visible if p.possibly_open(t0, t1)}
+        at_end = {p.port for p in visible if p.open_at(t1)}
         v = SweepVerdict(s["sweep"], t0, t1, sorted(reported), sorted(at_end))
         v.missed_unexplained = sorted(surely - reported)
         v.extra_unexplained = sorted(reported - possibly)

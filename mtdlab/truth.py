@@ -9,7 +9,7 @@ against both bounds is what makes "explained by a hop" precise.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .events import read_events
@@ -25,6 +25,7 @@ class Placement:
     ready: float | None = None     # surely open from (None: never became ready)
     closing: float | None = None   # surely open until
     closed: float | None = None    # possibly open until (None: still open at the end of the log)
+    exposed: bool = True           # False behind a SAPP gateway: listens on the target's loopback only
 
     def surely_open(self, t0: float, t1: float) -> bool:
         """Open over the whole of [t0, t1]."""
@@ -51,6 +52,7 @@ class Truth:
     start: float
     end: float
     shutdown: float                # when the controller began removing instances (or end): no hop after it
+    gateways: list[Placement] = field(default_factory=list)  # SAPP gateway ports (service "sapp")
 
     def cut_by_shutdown(self, p: Placement) -> bool:
         """The placement's end came from the shutdown, not from a hop (its life was cut short)."""
@@ -67,6 +69,10 @@ class Truth:
     def ports_at(self, t: float) -> dict[int, Placement]:
         return {p.port: p for p in self.placements if p.open_at(t)}
 
+    def visible(self) -> list[Placement]:
+        """What a scan of the target's address can find: exposed placements and SAPP gateways."""
+        return [p for p in self.placements if p.exposed] + self.gateways
+
     def by_service(self, service: str) -> list[Placement]:
         return [p for p in self.placements if p.service == service]
 
@@ -79,6 +85,8 @@ def read_truth(path: str | Path) -> Truth:
     live: dict[str, Placement] = {}      # container id -> placement still (possibly) open
     placements: list[Placement] = []
     hops: dict[str, int] = {}
+    gateways: dict[str, Placement] = {}  # container id -> SAPP gateway
+    behind_gateway = False
 
     def close(container: str, t: float, closing: bool = True) -> None:
         p = live.pop(container, None)
@@ -92,8 +100,18 @@ def read_truth(path: str | Path) -> Truth:
         if kind == "controller.started":
             for cid in list(live):   # a previous controller died; its instances are gone now
                 close(cid, t)
+            for g in gateways.values():
+                g.closed = g.closed if g.closed is not None else t
+                g.closing = g.closing if g.closing is not None else t
+            behind_gateway = False
+        elif kind == "sapp.started":
+            gateways[e["container"]] = Placement("sapp", 0, e["port"], e["container"], started=t, ready=t)
+            behind_gateway = True
+        elif kind == "sapp.stopped":
+            if e["container"] in gateways:
+                gateways[e["container"]].closing = gateways[e["container"]].closed = t
         elif kind == "hop.instance_started":
-            p = Placement(e["service"], e["hop"], e["port"], e["container"], started=t)
+            p = Placement(e["service"], e["hop"], e["port"], e["container"], started=t, exposed=not behind_gateway)
             live[e["container"]] = p
             placements.append(p)
         elif kind == "hop.ready":
@@ -111,4 +129,4 @@ def read_truth(path: str | Path) -> Truth:
     start = events[0]["mono"] if events else 0.0
     end = events[-1]["mono"] if events else 0.0
     shutdown = min([e["mono"] for e in events if e["event"] == "service.stopped"] + [end])
-    return Truth(placements, hops, events, start, end, shutdown)
+    return Truth(placements, hops, events, start, end, shutdown, list(gateways.values()))

@@ -32,15 +32,15 @@ def lab_resources(client, name):
 
 @pytest.fixture(scope="module")
 def make_lab(client, tmp_path_factory):
-    """make_lab(scenario_yaml, services=()) -> a started Lab, torn down after the module."""
+    """make_lab(scenario_yaml, services=(), env=None) -> a started Lab, torn down after the module."""
     made = []
 
-    def make(scenario: str, services=("target", "proxy", "controller")) -> Lab:
+    def make(scenario: str, services=("target", "proxy", "controller"), env: dict | None = None) -> Lab:
         base = tmp_path_factory.mktemp("lab")
         (base / "scenario").mkdir()
         path = base / "scenario" / "scenario.yaml"
         path.write_text(textwrap.dedent(scenario))
-        lab = Lab(f"mtdtest-{secrets.token_hex(3)}", path, base / "run")
+        lab = Lab(f"mtdtest-{secrets.token_hex(3)}", path, base / "run", extra_env=env)
         made.append(lab)
         return lab.up(tuple(services))
 

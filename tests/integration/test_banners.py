@@ -37,7 +37,7 @@ def test_nmap_believes_every_catalogue_banner(make_lab, client):
                     env["MTDLAB_BANNER"] = banner
                 started.append(client.containers.run(
                     "mtdlab/lab:latest", SERVICE_KINDS[kind].command(port), detach=True, environment=env,
-                    network_mode=f"container:{target.id}",
+                    network_mode=f"container:{target.id}", init=True,
                     labels={labels.OWNER: labels.OWNER_VALUE, labels.LAB: lab.name, labels.ROLE: "service"}))
                 expected[port], probes[port] = product, SERVICE_KINDS[kind].probe
                 port += 1

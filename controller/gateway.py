@@ -1,0 +1,94 @@
+"""The SAPP gateway seen from the controller: started in the target's namespace, and switched
+at each hop the way the nginx proxy is (same apply / confirm_live / drain interface), so a
+hop stays make-before-break: new instance ready, map switched, old connections drained,
+old instance stopped.
+
+The services listen on the target's loopback, so readiness and draining are checked from
+inside the namespace (docker exec of gateway.ctl), not from the controller.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+import time
+
+from mtdlab import labels
+from mtdlab.probes import NotReady
+
+from .proxy import ProxyConfigError
+
+CTL = ["python3", "-m", "gateway.ctl"]
+DRAIN_TIMEOUT_S = 10.0
+
+
+class Gateway:
+    def __init__(self, container, port: int):
+        self.container, self.port = container, port
+        self.lock = threading.Lock()    # one map change at a time; hops of different services share it
+        self.generation = 0
+        self.ports: dict[str, int] = {}
+
+    @classmethod
+    def start(cls, client, image: str, target, lab: str, run_id: str, port: int, key_hex: str,
+              codes: dict[str, int]) -> "Gateway":
+        container = client.containers.run(
+            image, ["python3", "-m", "gateway.main"], name=f"{lab}-sapp-{secrets.token_hex(3)}", detach=True,
+            network_mode=f"container:{target.id}",
+            environment={"MTDLAB_SAPP_KEY": key_hex, "MTDLAB_SAPP_PORT": str(port),
+                         "MTDLAB_SAPP_CODES": json.dumps({str(c): name for name, c in codes.items()})},
+            labels=labels.gateway_labels(lab, run_id, port))
+        return cls(container, port)
+
+    def wait_listening(self, target_ip: str, timeout: float = 30.0) -> None:
+        """Accepting on the target's address, from the lab network (a connection without a
+        preamble is dropped by the gateway, which is all this needs)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection((target_ip, self.port), timeout=1).close()
+                return
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"SAPP gateway not accepting on {target_ip}:{self.port}: {exc}; "
+                                       f"logs: {self.container.logs(tail=5).decode(errors='replace')}")
+                time.sleep(0.1)
+
+    def _ctl(self, *args: str) -> tuple[int, dict]:
+        result = self.container.exec_run([*CTL, *args])
+        out = result.output.decode(errors="replace").strip()
+        try:
+            return result.exit_code, json.loads(out.splitlines()[-1])
+        except (ValueError, IndexError):
+            return result.exit_code, {"output": out[-500:]}
+
+    def wait_ready(self, probe: str, port: int, timeout: float, expect: str) -> tuple[str, int]:
+        code, answer = self._ctl("ready", probe, str(port), str(timeout), expect)
+        if code != 0:
+            raise NotReady(answer.get("reason") or str(answer))
+        return answer["answer"], answer["attempts"]
+
+    def apply(self, routes) -> tuple[str, set[int]]:
+        """Make routes live; returns (generation, ports that no service uses any more)."""
+        ports = {r.service: r.port for r in routes}
+        code, answer = self._ctl("set", json.dumps(ports))
+        if code != 0 or answer != ports:
+            raise ProxyConfigError(f"SAPP gateway map not set: {answer}")
+        self.generation += 1
+        left = set(self.ports.values()) - set(ports.values())
+        self.ports = ports
+        return str(self.generation), left
+
+    def confirm_live(self, generation: str) -> None:
+        """apply() read the map back: the next connection already uses it."""
+
+    def drain(self, old_ports: set[int]) -> None:
+        if not old_ports:
+            return
+        code, answer = self._ctl("drained", str(DRAIN_TIMEOUT_S), *map(str, sorted(old_ports)))
+        if code != 0:
+            raise ProxyConfigError(f"connections to {sorted(old_ports)} outlived {DRAIN_TIMEOUT_S:g} s: {answer}")
+
+    def logs(self, stream: str = "stdout") -> str:
+        return self.container.logs(stdout=stream == "stdout", stderr=stream == "stderr").decode(errors="replace")

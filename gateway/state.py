@@ -1,0 +1,23 @@
+"""The gateway's service map: which port each service holds now, in a file the controller
+replaces atomically (write, then rename), so a connection never reads half a map."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+MAP_FILE = Path("/run/mtdlab-sapp/map.json")
+
+
+def read_map() -> dict[str, int]:
+    try:
+        return json.loads(MAP_FILE.read_text())
+    except FileNotFoundError:
+        return {}
+
+
+def write_map(ports: dict[str, int]) -> None:
+    MAP_FILE.parent.mkdir(parents=True, exist_ok=True)
+    tmp = MAP_FILE.with_suffix(".next")
+    tmp.write_text(json.dumps(ports, sort_keys=True))
+    os.replace(tmp, MAP_FILE)
