@@ -5,7 +5,7 @@ COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 DEMO_PORT ?= 8080
 
 .PHONY: help images demo down demo-verify test unit integration bench run reports clean
-SCENARIOS := static seed003-baseline fast-exponential uniform timing-T3 timing-T4 timing-T5 keyed-skew banner-modes
+SCENARIOS := static seed003-baseline fast-exponential uniform timing-T3 timing-T4 timing-T5 keyed-skew banner-modes sapp flood
 
 help:
 	@echo "make demo         build the images and start the demo lab on http://127.0.0.1:$(DEMO_PORT)/"
@@ -14,7 +14,7 @@ help:
 	@echo "make test         unit and integration tests (real Docker engine)"
 	@echo "make bench        hop latency per phase, proxied vs direct latency (JSON)"
 	@echo "make run S=NAME   run scenarios/NAME.yaml; report in runs/NAME-TIMESTAMP/report.html"
-	@echo "make reports      run every shipped scenario (about 45 min); index in runs/reports/index.html"
+	@echo "make reports      run every shipped scenario (about 60 min); index in runs/reports/index.html"
 
 .venv/stamp: pyproject.toml
 	python3 -m venv .venv

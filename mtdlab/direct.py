@@ -12,11 +12,10 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from .keyed import KeyedSchedule, load_key
-from .scenario import load_scenario
-from .scope import OutOfScope, resolve_in_scope
+from .pacing import paced
+from .scope import client_args
 
 
 def schedule_for(scenario, service: str, key: bytes) -> KeyedSchedule:
@@ -43,20 +42,11 @@ def fetch(host: str, port: int, service: str, timeout: float = 2.0) -> dict:
 
 
 def main() -> int:
-    scenario = load_scenario(sys.argv[1])
-    host, duration, out = sys.argv[2], float(sys.argv[3]), Path(sys.argv[4])
-    try:
-        resolve_in_scope(host)
-    except OutOfScope as exc:
-        print(f"direct: refusing {host}: {exc}", file=sys.stderr)
-        return 3
+    scenario, host, duration, out = client_args(sys.argv, "direct")
     plan = scenario.direct
     ks = schedule_for(scenario, plan.service, load_key(os.environ.get("MTDLAB_KEYED_KEY", "")))
-    total = int(plan.rate_per_s * duration)
-    start = time.monotonic()
     with open(out, "w") as f:
-        for i in range(total):
-            time.sleep(max(0.0, start + i / plan.rate_per_s - time.monotonic()))
+        for i in paced(plan.rate_per_s, duration):
             skew = plan.skews_s[i % len(plan.skews_s)]
             wall = time.time()
             port = ks.port_at(wall + skew)

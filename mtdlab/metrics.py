@@ -6,6 +6,7 @@ Definitions are in docs/summary.md and repeated in each report.
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 from dataclasses import dataclass, field, replace
@@ -339,6 +340,40 @@ def sapp(run: Run) -> dict | None:
     }
 
 
+def flood(run: Run) -> dict | None:
+    """Seed 001's flooding claim: legitimate success per n, beside theory (gain n) and the
+    seed's sqrt(n). Only exchanges sent while the flood ran, and answered or timed out before
+    it ended, count."""
+    plan = run.scenario.flood
+    if plan is None:
+        return None
+    from .xhop_client import TIMEOUT_S
+    rows = []
+    for n in plan.ns:
+        d = run.dir / "flood"
+        fl = json.loads((d / f"n-{n}-flood.json").read_text()) if (d / f"n-{n}-flood.json").exists() else None
+        client = read_load(d / f"n-{n}-client.jsonl") if (d / f"n-{n}-client.jsonl").exists() else []
+        server = [json.loads(x) for x in (d / f"n-{n}-server.jsonl").read_text().splitlines() if x.startswith("{")] \
+            if (d / f"n-{n}-server.jsonl").exists() else []
+        stopped = next((e for e in server if e.get("event") == "xhop.stopped"), {})
+        inside = [r for r in client if fl and fl["start_mono"] <= r["mono"] <= fl["end_mono"] - TIMEOUT_S]
+        ok = sum(r["ok"] for r in inside)
+        k = plan.k(n)
+        rows.append({
+            "n": n, "k": k, "exchanges": len(inside), "ok": ok,
+            "success_rate": _r(ok / len(inside) if inside else None),
+            "theory": _r(theory.flood_success(n, k, plan.budget_pps, plan.capacity_pps, plan.client_rate_per_s)),
+            "seed_claim": _r(theory.flood_success(n, k, plan.budget_pps, plan.capacity_pps, plan.client_rate_per_s,
+                                                  gain="sqrt")),
+            "flood_pps": fl["achieved_pps"] if fl else None,
+            "latency_ms_p50": _r(percentile([r["latency_ms"] for r in inside if r["ok"]], 50)
+                                 if ok else None, 3),
+            "server_read": stopped.get("read"), "kernel_drops": stopped.get("kernel_drops"),
+        })
+    return {"budget_pps": plan.budget_pps, "capacity_pps": plan.capacity_pps, "flooded": plan.flooded or "all",
+            "client_rate_per_s": plan.client_rate_per_s, "seconds_per_n": plan.seconds_per_n, "by_n": rows}
+
+
 # --- the whole summary -----------------------------------------------------------------
 
 def compute(run: Run) -> tuple[dict, dict]:
@@ -367,6 +402,7 @@ def compute(run: Run) -> tuple[dict, dict]:
         "direct": direct_clients(run),
         "banner_modes": banner_modes(run),
         "sapp": sapp(run),
+        "flood": flood(run),
     }
     return summary, {"decay": decay_series}
 

@@ -47,6 +47,12 @@ DEFINITIONS = [
      "to the service's current port, and closes anything else without a byte. The sweeps' open ports, the version "
      "scans' verdicts on them, the gateway's refusals by reason, and the legitimate clients' success per service "
      "(a new connection each, checked by the service's own protocol) across the hops."),
+    ("Flooding (seed 001's claim)", "A UDP service hops per exchange over n ports (port of exchange i = "
+     "HMAC-SHA256(key, i) over the n); a flooder without the key spends a fixed budget B of datagrams/s over k of "
+     "the n ports; each port is read at capacity c, so a flooded port's small buffer overflows. Success: a "
+     "legitimate exchange answered within 0.5 s, counted while the flood ran. Theory (theory.md section 5): the "
+     "live port is flooded with probability k/n and then keeps a datagram with probability c/(B/k + legit/n), "
+     "so the flood power on it is B/n (a gain of n). Seed 001 claims sqrt(n): shown as if the live port met B/sqrt(n)."),
     ("Hop latency", "From the truth log, per completed hop: decision to hop done, and each phase."),
     ("Direct (keyed) clients", "Seed 001: clients that compute the port as HMAC-SHA256(key, service, slot) from "
      "their own clock, offset by a set skew, and connect to the target directly. Theory: a client ahead by s misses "
@@ -138,6 +144,23 @@ def _plots(run: Run, summary: dict, series: dict) -> list[tuple[str, str]]:
         ax.legend(fontsize=8)
         ax.set_title(f"Hop latency per phase ({phases['total']['n']} hops)")
         out.append(("Hop latency", _png(fig)))
+
+    if summary.get("flood"):
+        f = summary["flood"]
+        rows = [r for r in f["by_n"] if r["success_rate"] is not None]
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ns = [r["n"] for r in f["by_n"]]
+        ax.plot(ns, [r["theory"] for r in f["by_n"]], "-", color="tab:blue", label="theory.md: flood on the live port B/n")
+        ax.plot(ns, [r["seed_claim"] for r in f["by_n"]], "--", color="tab:gray", label="seed 001's claim: B/sqrt(n)")
+        ax.plot([r["n"] for r in rows], [r["success_rate"] for r in rows], "o", color="tab:red", ms=7, label="measured")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns, [str(n) for n in ns])
+        ax.set_ylim(-0.02, 1.05)
+        ax.set_xlabel("n: ports the service hops over, per exchange")
+        ax.set_ylabel("legitimate success")
+        ax.set_title(f"Flooding: {f['budget_pps']:g} datagrams/s over {f['flooded']} ports, {f['capacity_pps']:g}/s read per port")
+        ax.legend(fontsize=8)
+        out.append(("Legitimate success against n under a flood", _png(fig)))
     return out
 
 
@@ -192,6 +215,16 @@ def _figures(summary: dict) -> list[tuple[str, str, object]]:
             rows += [(f"SAPP client, {svc}: success rate", f"sapp.client.by_service.{svc}.success_rate"),
                      (f"SAPP client, {svc}: requests", f"sapp.client.by_service.{svc}.requests"),
                      (f"SAPP client, {svc}: hops", f"sapp.client.by_service.{svc}.hops")]
+    if summary.get("flood"):
+        rows += [("Flood budget (datagrams/s)", "flood.budget_pps"), ("Per-port capacity (datagrams/s)", "flood.capacity_pps"),
+                 ("Ports flooded", "flood.flooded")]
+        for i, row in enumerate(summary["flood"]["by_n"]):
+            rows += [(f"n={row['n']}: legitimate success", f"flood.by_n.{i}.success_rate"),
+                     (f"n={row['n']}: theory (gain n)", f"flood.by_n.{i}.theory"),
+                     (f"n={row['n']}: seed 001's sqrt(n) claim", f"flood.by_n.{i}.seed_claim"),
+                     (f"n={row['n']}: exchanges", f"flood.by_n.{i}.exchanges"),
+                     (f"n={row['n']}: flood achieved (datagrams/s)", f"flood.by_n.{i}.flood_pps"),
+                     (f"n={row['n']}: kernel drops at the service", f"flood.by_n.{i}.kernel_drops")]
     return [(label, key, lookup(summary, key)) for label, key in rows]
 
 

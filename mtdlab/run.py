@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .events import read_events
+from .flood_run import run_flood
 from .lab import Lab, LabError
 from .report import write_report
 from .scenario import load_scenario
@@ -38,6 +39,8 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
                  say=print) -> Path:
     scenario = load_scenario(path)
     duration = float(duration or scenario.duration_s or 300)
+    if scenario.flood:   # the steps set the length: n values x (step + the flooder's margins + start-up)
+        duration = len(scenario.flood.ns) * (scenario.flood.seconds_per_n + 15)
     out = Path(out or Path("runs") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and any(out.iterdir()):
         raise LabError(f"{out} is not empty; a run folder holds one run")
@@ -76,6 +79,9 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
         direct = _start_direct(lab, scenario, duration, out, env.get("MTDLAB_KEYED_KEY"))
         sapp = _start_sapp_client(lab, scenario, duration, out, env.get("MTDLAB_SAPP_KEY"))
         began = time.monotonic()
+        if scenario.flood:
+            run_flood(lab, scenario, out, say)   # its own steps, one per n, instead of a fixed duration
+            duration = 0
         while (left := duration - (time.monotonic() - began)) > 0:
             time.sleep(min(10.0, left))
             if lab.events() and lab.events()[-1]["event"] == "controller.stopped":
@@ -101,59 +107,47 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     return out
 
 
+def _in_lab(lab: Lab, out: Path, name: str, command: list[str], env: dict | None = None) -> threading.Thread:
+    """Run a client inside the lab (in the controller's container, on the lab network), so no
+    host port is needed; its output lands in /lab/run, a failure in OUT/NAME.error."""
+    controller = lab.container("controller")
+
+    def client():
+        result = controller.exec_run(command, environment=env)
+        if result.exit_code != 0:
+            (out / f"{name}.error").write_text(result.output.decode(errors="replace"))
+
+    t = threading.Thread(target=client, name=name, daemon=True)
+    t.start()
+    return t
+
+
+def _lab_ip(lab: Lab, role: str) -> str:
+    return next(e for e in lab.events() if e["event"] == "controller.started")[f"{role}_ip"]
+
+
 def _start_legit(lab: Lab, scenario, duration: float, out: Path) -> threading.Thread | None:
-    """The legitimate client runs inside the lab (in the controller's container, on the lab
-    network) against the web service's fixed proxy port: no host port is needed."""
+    """The legitimate client, against the web service's fixed proxy port."""
     web = next((s for s in scenario.services if s.kind == "web"), None)
     if scenario.legit is None or web is None:
         return None
-    proxy_ip = next(e for e in lab.events() if e["event"] == "controller.started")["proxy_ip"]
-    controller = lab.container("controller")
-
-    def client():
-        result = controller.exec_run(["python3", "-m", "mtdlab.legit", f"http://{proxy_ip}:{web.proxy_port}/",
-                                      str(scenario.legit.rate_per_s), str(duration), "/lab/run/legit.jsonl"])
-        if result.exit_code not in (0,):
-            (out / "legit.error").write_text(result.output.decode(errors="replace"))
-
-    t = threading.Thread(target=client, name="legit", daemon=True)
-    t.start()
-    return t
+    return _in_lab(lab, out, "legit", ["python3", "-m", "mtdlab.legit", f"http://{_lab_ip(lab, 'proxy')}:{web.proxy_port}/",
+                                       str(scenario.legit.rate_per_s), str(duration), "/lab/run/legit.jsonl"])
 
 
 def _start_direct(lab: Lab, scenario, duration: float, out: Path, key: str | None) -> threading.Thread | None:
-    """Keyed direct clients, inside the lab, straight to the target (no proxy)."""
+    """Keyed direct clients, straight to the target (no proxy)."""
     if scenario.direct is None:
         return None
-    target_ip = next(e for e in lab.events() if e["event"] == "controller.started")["target_ip"]
-    controller = lab.container("controller")
-
-    def client():
-        result = controller.exec_run(["python3", "-m", "mtdlab.direct", f"/lab/scenario/{lab.scenario.name}",
-                                      target_ip, str(duration), "/lab/run/direct.jsonl"],
-                                     environment={"MTDLAB_KEYED_KEY": key})
-        if result.exit_code != 0:
-            (out / "direct.error").write_text(result.output.decode(errors="replace"))
-
-    t = threading.Thread(target=client, name="direct", daemon=True)
-    t.start()
-    return t
+    return _in_lab(lab, out, "direct", ["python3", "-m", "mtdlab.direct", f"/lab/scenario/{lab.scenario.name}",
+                                        _lab_ip(lab, "target"), str(duration), "/lab/run/direct.jsonl"],
+                   {"MTDLAB_KEYED_KEY": key})
 
 
 def _start_sapp_client(lab: Lab, scenario, duration: float, out: Path, key: str | None) -> threading.Thread | None:
-    """Legitimate clients through the SAPP gateway, inside the lab, to the target's one port."""
+    """Legitimate clients through the SAPP gateway, to the target's one port."""
     if scenario.sapp_client is None:
         return None
-    target_ip = next(e for e in lab.events() if e["event"] == "controller.started")["target_ip"]
-    controller = lab.container("controller")
-
-    def client():
-        result = controller.exec_run(["python3", "-m", "mtdlab.sapp_client", f"/lab/scenario/{lab.scenario.name}",
-                                      target_ip, str(duration), "/lab/run/sapp-client.jsonl"],
-                                     environment={"MTDLAB_SAPP_KEY": key})
-        if result.exit_code != 0:
-            (out / "sapp-client.error").write_text(result.output.decode(errors="replace"))
-
-    t = threading.Thread(target=client, name="sapp-client", daemon=True)
-    t.start()
-    return t
+    return _in_lab(lab, out, "sapp-client", ["python3", "-m", "mtdlab.sapp_client", f"/lab/scenario/{lab.scenario.name}",
+                                             _lab_ip(lab, "target"), str(duration), "/lab/run/sapp-client.jsonl"],
+                   {"MTDLAB_SAPP_KEY": key})

@@ -10,14 +10,13 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from .catalog import SERVICE_KINDS
 from .keyed import load_key
+from .pacing import paced
 from .probes import PROBES, NotReady
 from .sapp import open_stream, service_codes
-from .scenario import load_scenario
-from .scope import OutOfScope, resolve_in_scope
+from .scope import client_args
 
 
 def through_gateway(host: str, port: int, key: bytes, service: str, kind: str, code: int,
@@ -34,21 +33,12 @@ def through_gateway(host: str, port: int, key: bytes, service: str, kind: str, c
 
 
 def main() -> int:
-    scenario = load_scenario(sys.argv[1])
-    host, duration, out = sys.argv[2], float(sys.argv[3]), Path(sys.argv[4])
-    try:
-        resolve_in_scope(host)
-    except OutOfScope as exc:
-        print(f"sapp_client: refusing {host}: {exc}", file=sys.stderr)
-        return 3
+    scenario, host, duration, out = client_args(sys.argv, "sapp_client")
     key = load_key(os.environ.get("MTDLAB_SAPP_KEY", ""))
     codes = service_codes(s.name for s in scenario.services)
     rate = scenario.sapp_client.rate_per_s if scenario.sapp_client else 10.0
-    total = int(rate * duration)
-    start = time.monotonic()
     with open(out, "w") as f:
-        for i in range(total):
-            time.sleep(max(0.0, start + i / rate - time.monotonic()))
+        for i in paced(rate, duration):
             svc = scenario.services[i % len(scenario.services)]
             record = {"wall": round(time.time(), 6), "mono": round(time.monotonic(), 6), "service": svc.name,
                       **through_gateway(host, scenario.sapp.port, key, svc.name, svc.kind, codes[svc.name])}

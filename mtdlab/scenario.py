@@ -93,6 +93,22 @@ class SappClient:
 
 
 @dataclass(frozen=True)
+class Flood:
+    """Seed 001's flooding claim: a UDP service hopping per exchange over n ports (mtdlab.xhop),
+    flooded on k of them with a bounded budget, once for each n."""
+    ns: tuple[int, ...]
+    flooded: Optional[int]      # k; None floods all n
+    budget_pps: float
+    capacity_pps: float
+    seconds_per_n: float
+    client_rate_per_s: float
+    base_port: int
+
+    def k(self, n: int) -> int:
+        return n if self.flooded is None else min(self.flooded, n)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     seed: int
@@ -104,6 +120,7 @@ class Scenario:
     source: str  # the file as written, kept so a run folder holds the scenario as run
     sapp: Optional[Sapp] = None
     sapp_client: Optional[SappClient] = None
+    flood: Optional[Flood] = None
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
@@ -194,7 +211,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         raise ScenarioError(exc.file, exc.line, "", exc.message) from None
     root = _Reader(nodes, "", file)
     root.only("name", "seed", "duration_s", "target", "attacker", "legit", "direct_client", "sapp_client",
-              "description")
+              "flood", "description")
     name = root.scalar("name", (str,), "expected a name of lowercase letters, digits and '-'", required=True)
     if not NAME.match(name):
         root.fail(root.items["name"][1], "name", f"expected lowercase letters, digits and '-' (starting with a letter, at most 31), got {name!r}")
@@ -212,9 +229,10 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         # Behind a gateway the services listen on the target's loopback: nothing else reaches them.
         for key, value in (("legit", legit), ("direct_client", direct)):
             if value is not None:
-                root.fail(root.items[key][0], key, f"not possible with target.sapp: the services listen on the "
-                          f"target's loopback only, behind the gateway; use sapp_client")
-    return Scenario(name, seed, duration, services, attacker, legit, direct, text, sapp, sapp_client)
+                root.fail(root.items[key][0], key, "not possible with target.sapp: the services listen on the "
+                          "target's loopback only, behind the gateway; use sapp_client")
+    flood = _flood(root.child("flood", required=False), services)
+    return Scenario(name, seed, duration, services, attacker, legit, direct, text, sapp, sapp_client, flood)
 
 
 def _services(target: _Reader) -> tuple[Service, ...]:
@@ -274,6 +292,41 @@ def _sapp_client(r: Optional[_Reader], sapp: Optional[Sapp]) -> Optional[SappCli
     if rate > 200:
         r.fail(r.items["rate_per_s"][1], r.path("rate_per_s"), f"expected at most 200 connections/s, got {rate:g}")
     return SappClient(rate)
+
+
+def _flood(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Flood]:
+    if r is None:
+        return None
+    r.only("ns", "flooded", "budget_pps", "capacity_pps", "seconds_per_n", "client_rate_per_s", "base_port")
+    node = r.node_of("ns")
+    if not isinstance(node, yaml.SequenceNode) or not 1 <= len(node.value) <= 8:
+        r.fail(node, r.path("ns"), "expected a list of 1 to 8 port counts")
+    ns = []
+    for item in node.value:
+        v = plain(item) if isinstance(item, yaml.ScalarNode) else None
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 128 or v in ns:
+            r.fail(item, r.path("ns"), f"expected distinct whole numbers from 1 to 128, got {v!r}")
+        ns.append(v)
+    flooded = r.scalar("flooded", (str, int), "expected all or a whole number of ports", default="all")
+    if flooded != "all" and (isinstance(flooded, str) or flooded < 1):
+        r.fail(r.items["flooded"][1], r.path("flooded"), f"expected all or a whole number >= 1, got {flooded!r}")
+    limits = {"budget_pps": 20000, "capacity_pps": 10000, "seconds_per_n": 120, "client_rate_per_s": 500}
+    values = {}
+    for key, default in (("budget_pps", 2000), ("capacity_pps", 100), ("seconds_per_n", 20), ("client_rate_per_s", 50)):
+        values[key] = r.number(key, default=default)
+        if values[key] > limits[key]:
+            r.fail(r.items[key][1], r.path(key), f"expected at most {limits[key]}, got {values[key]:g}")
+    base = r.scalar("base_port", (int,), "expected a port number", default=30000)
+    last = base + max(ns) - 1
+    if not 1024 <= base or last > 65535:
+        r.fail(r.items.get("base_port", (None, r.node))[1], r.path("base_port"),
+               f"expected ports {base}-{last} to lie within 1024-65535")
+    for svc in services:
+        if set(range(base, last + 1)) & set(svc.hop.pool.ports):
+            r.fail(r.items.get("base_port", (None, r.node))[1], r.path("base_port"),
+                   f"ports {base}-{last} overlap the hop pool of service {svc.name!r}")
+    return Flood(tuple(ns), None if flooded == "all" else flooded, values["budget_pps"], values["capacity_pps"],
+                 values["seconds_per_n"], values["client_rate_per_s"], base)
 
 
 def _hop(r: _Reader) -> HopPolicy:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import sys
 import subprocess
 
 
@@ -56,3 +57,17 @@ def resolve_in_scope(target: str) -> ipaddress.IPv4Address:
     except OSError as exc:
         raise OutOfScope(f"cannot resolve {target!r}: {exc}") from None
     return check_target(address, own_networks())
+
+
+def client_args(argv: list[str], who: str):
+    """The in-lab clients' arguments SCENARIO HOST DURATION OUT, with HOST checked to be a lab
+    container: (scenario, host, duration, out), or exit 3 naming why not."""
+    from pathlib import Path
+    from .scenario import load_scenario
+    host = argv[2]
+    try:
+        resolve_in_scope(host)
+    except OutOfScope as exc:
+        print(f"{who}: refusing {host}: {exc}", file=sys.stderr)
+        raise SystemExit(3)
+    return load_scenario(argv[1]), host, float(argv[3]), Path(argv[4])

@@ -97,3 +97,22 @@ def keyed_direct_failure(law: IntervalLaw, skew_s: float) -> float:
     slot; behind, for (|skew| - grace)+ (theory.md section 4, fixed slots)."""
     miss = (skew_s - law.lead_s) if skew_s > 0 else (-skew_s - law.grace_s)
     return min(1.0, max(0.0, miss) / law.period_s)
+
+
+def flood_success(n: int, k: int, budget_pps: float, capacity_pps: float, legit_pps: float,
+                  gain: str = "n") -> float:
+    """Legitimate success when a flooder spreads budget_pps over k of the n ports of a service
+    that hops per exchange, each port read at capacity_pps (theory.md section 5).
+
+    A flooded port carries B/k + legit/n datagrams/s; once that exceeds the capacity, the
+    socket's small buffer is full and an arriving datagram is kept with probability
+    capacity / load. The live port is flooded with probability k/n, so the flood power that
+    lands on it is (B/k)(k/n) = B/n: the gain is n. gain="sqrt" gives what seed 001 claims
+    instead (the flood power on the live port falls like B/sqrt(n)), for comparison.
+    """
+    k = min(k, n)
+    if gain == "sqrt":   # the claim: as if the live port always met B/sqrt(n) of flood
+        load = budget_pps / math.sqrt(n) + legit_pps / n
+        return min(1.0, capacity_pps / load)
+    load = budget_pps / k + legit_pps / n
+    return (1 - k / n) + (k / n) * min(1.0, capacity_pps / load)

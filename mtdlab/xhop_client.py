@@ -1,0 +1,83 @@
+"""Legitimate clients of the per-exchange hopping service (mtdlab.xhop): exchange i goes to
+the port HMAC(key, i) names, one datagram, answered or not within the timeout.
+
+    python3 -m mtdlab.xhop_client TARGET BASE N RATE_PER_S DURATION_S OUT  (key in MTDLAB_XHOP_KEY)
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+from pathlib import Path
+
+from .keyed import load_key
+from .scope import OutOfScope, resolve_in_scope
+from .xhop import exchange_port, request, reply
+
+TIMEOUT_S = 0.5
+
+
+class Exchanges:
+    """Sends exchanges at their paced times and matches answers as they come, so a lost
+    datagram costs its own timeout, not the pace of the ones after it."""
+
+    def __init__(self, sock: socket.socket, ip: str, out):
+        self.sock, self.ip, self.out = sock, ip, out
+        self.pending: dict[int, dict] = {}
+
+    def send(self, i: int, port: int, n: int) -> None:
+        nonce = secrets.token_hex(4)
+        self.pending[i] = {"mono": round(time.monotonic(), 6), "n": n, "exchange": i, "port": port, "nonce": nonce}
+        self.sock.sendto(request(i, nonce), (self.ip, port))
+
+    def collect(self, until: float) -> None:
+        """Read answers until the monotonic time `until`; settle exchanges past their timeout."""
+        while True:
+            now = time.monotonic()
+            for i in [i for i, r in self.pending.items() if now - r["mono"] > TIMEOUT_S]:
+                self._settle(self.pending.pop(i), None)
+            if now >= until:
+                return
+            self.sock.settimeout(max(0.001, until - now))
+            try:
+                data, _ = self.sock.recvfrom(2048)
+            except socket.timeout:
+                continue
+            parts = data.decode(errors="replace").split(" ")
+            if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) in self.pending:
+                r = self.pending[int(parts[1])]
+                if data == reply(r["exchange"], r["nonce"]):
+                    self._settle(self.pending.pop(r["exchange"]), time.monotonic())
+
+    def _settle(self, record: dict, answered: float | None) -> None:
+        record.pop("nonce")
+        record.update(ok=answered is not None,
+                      latency_ms=round((answered - record["mono"]) * 1000, 3) if answered else None)
+        self.out.write(json.dumps(record) + "\n")
+
+
+def main() -> int:
+    target, base, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    rate, duration, out = float(sys.argv[4]), float(sys.argv[5]), Path(sys.argv[6])
+    try:
+        ip = str(resolve_in_scope(target))
+    except OutOfScope as exc:
+        print(f"xhop_client: refusing {target}: {exc}", file=sys.stderr)
+        return 3
+    key = load_key(os.environ.get("MTDLAB_XHOP_KEY", ""))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    start = time.monotonic()
+    with open(out, "w") as f:
+        ex = Exchanges(sock, ip, f)
+        for i in range(int(rate * duration)):
+            ex.collect(start + i / rate)
+            ex.send(i, exchange_port(key, i, base, n), n)
+        ex.collect(time.monotonic() + TIMEOUT_S + 0.05)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
