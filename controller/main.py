@@ -11,7 +11,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 import docker
@@ -19,6 +18,7 @@ import docker
 from mtdlab import container, labels
 from mtdlab.events import EventLog
 from mtdlab.keyed import load_key
+from mtdlab.wait import Timeout, until
 
 from mtdlab.sapp import service_codes
 
@@ -49,14 +49,6 @@ def shared_network_ip(container, other) -> str:
     for name in sorted(set(mine) & set(theirs)):
         return mine[name]["IPAddress"]
     raise SystemExit(f"controller: {container.name} and {other.name} share no network")
-
-
-def wait_for(condition, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"controller: {what} not ready after {timeout:g} s")
-        time.sleep(0.1)
 
 
 def start_console(me, lab: str, hoppers: dict, truth: EventLog) -> None:
@@ -115,7 +107,10 @@ def main() -> int:
     log(f"lab {lab}, run {run_id}, target {target_ip}; removed {len(leftovers)} leftover instance(s)")
 
     proxy = Proxy(proxy_container, PROXY_CONF_DIR, proxy_ip, run_id)
-    wait_for(lambda: proxy.live_generation() is not None, "proxy status port", 30)
+    try:
+        until(lambda: proxy.live_generation() is not None, "proxy status port", 30, interval=0.1)
+    except Timeout as exc:
+        raise SystemExit(f"controller: {exc}")
     front, ready, gateway = proxy, None, None
     if scenario.sapp:
         # Seed 000's one port for all: the gateway, not nginx, is what each hop switches.

@@ -15,21 +15,20 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 from pathlib import Path
 
 from . import labels
 from .lab import Lab, LabError
+from .wait import Timeout, until
 
 MARGIN_S = 4.0   # the flood runs this much longer than the client, to cover its start
 
 
 def _wait(condition, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise LabError(f"flood: {what} not seen after {timeout:g} s")
-        time.sleep(0.05)
+    try:
+        until(condition, what, timeout)
+    except Timeout as exc:
+        raise LabError(f"flood: {exc}") from None
 
 
 def run_flood(lab: Lab, scenario, out: Path, say=print) -> None:

@@ -1,7 +1,23 @@
-"""Wait until a URL answers 200, polling (used by `make demo`; standard library only)."""
+"""Waiting by polling a real condition, never a fixed sleep (standard library only).
+
+until(): in code. As a program: wait until a URL answers 200 (used by `make demo`).
+"""
 import sys
 import time
 import urllib.request
+
+
+class Timeout(Exception):
+    pass
+
+
+def until(condition, what: str, timeout: float, interval: float = 0.05) -> None:
+    """Poll condition() until it is true; Timeout naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise Timeout(f"{what} not seen after {timeout:g} s")
+        time.sleep(interval)
 
 
 def main() -> int:
