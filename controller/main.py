@@ -18,9 +18,8 @@ import docker
 from mtdlab import container, labels
 from mtdlab.events import EventLog
 from mtdlab.keyed import load_key
-from mtdlab.wait import Timeout, until
-
 from mtdlab.sapp import service_codes
+from mtdlab.wait import Timeout, until
 
 from .gateway import Gateway
 from .hopper import Hopper, KeyedHopper, PortBook, RouteTable
@@ -64,6 +63,20 @@ def start_console(me, lab: str, hoppers: dict, truth: EventLog) -> None:
     serve(create_app(hoppers, Verifier(load_key(key_hex)), truth), ip)
     truth.write("console.started", address=f"{ip}:{CONSOLE_PORT}")
     log(f"console on {ip}:{CONSOLE_PORT} (management network only)")
+
+
+def start_gateway(client, me, target, target_ip: str, lab: str, run_id: str, scenario, key_hex: str,
+                  truth: EventLog) -> Gateway:
+    codes = service_codes(s.name for s in scenario.services)
+    gateway = Gateway.start(client, me.image.id, target, lab, run_id, scenario.sapp.port, key_hex, codes)
+    try:
+        gateway.wait_listening(target_ip)
+    except RuntimeError as exc:
+        remove(gateway.container)
+        raise SystemExit(f"controller: {exc}")
+    truth.write("sapp.started", port=scenario.sapp.port, container=gateway.container.id, codes=codes)
+    log(f"SAPP gateway on {target_ip}:{scenario.sapp.port}; services listen on the target's loopback")
+    return gateway
 
 
 def main() -> int:
@@ -113,16 +126,9 @@ def main() -> int:
         raise SystemExit(f"controller: {exc}")
     front, ready, gateway = proxy, None, None
     if scenario.sapp:
-        # Seed 000's one port for all: the gateway, not nginx, is what each hop switches.
-        codes = service_codes(s.name for s in scenario.services)
-        gateway = Gateway.start(client, me.image.id, target, lab, run_id, scenario.sapp.port, sapp_key, codes)
-        try:
-            gateway.wait_listening(target_ip)
-        except RuntimeError as exc:
-            remove(gateway.container)
-            raise SystemExit(f"controller: {exc}")
-        truth.write("sapp.started", port=scenario.sapp.port, container=gateway.container.id, codes=codes)
-        log(f"SAPP gateway on {target_ip}:{scenario.sapp.port}; services listen on the target's loopback")
+        # Seed 000's one port for all: the gateway, not nginx, is what each hop switches, and
+        # readiness is checked inside the target's namespace, where the services listen.
+        gateway = start_gateway(client, me, target, target_ip, lab, run_id, scenario, sapp_key, truth)
         front = gateway
         ready = (lambda probe, port, timeout, alive, expect: gateway.wait_ready(probe, port, timeout, expect))
 
