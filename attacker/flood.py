@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 
-from mtdlab.scope import OutOfScope, resolve_in_scope
+from mtdlab.scope import in_scope_or_exit
 
 MAX_PPS = 20000
 MAX_DURATION_S = 120.0
@@ -30,11 +30,7 @@ def main() -> int:
         print(f"flood: refusing budget {budget:g} pps for {duration:g} s on {k} of {n} ports "
               f"(limits {MAX_PPS} pps, {MAX_DURATION_S:g} s)", file=sys.stderr)
         return 2
-    try:
-        ip = str(resolve_in_scope(target))
-    except OutOfScope as exc:
-        print(f"flood: refusing {target}: {exc}", file=sys.stderr)
-        return 3
+    ip = in_scope_or_exit(target, "flood")
     rng = random.Random(seed)
     ports = rng.sample(range(base, base + n), k)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

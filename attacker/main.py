@@ -17,7 +17,7 @@ import nmap
 
 from mtdlab import container
 from mtdlab.events import EventLog
-from mtdlab.scope import OutOfScope, resolve_in_scope
+from mtdlab.scope import in_scope_or_exit
 
 from .followup import FollowUps
 from .observe import observations, open_ports
@@ -40,11 +40,7 @@ def main() -> int:
     scenario, run_dir = container.start("attacker")
     plan = scenario.attacker
     target = os.environ.get("MTDLAB_TARGET", "target")
-    try:
-        ip = str(resolve_in_scope(target))
-    except OutOfScope as exc:
-        print(f"attacker: refusing target {target!r}: {exc}", file=sys.stderr, flush=True)
-        return 3
+    ip = in_scope_or_exit(target, "attacker")
     if plan is None:
         print("attacker: the scenario has no attacker plan; nothing to do", flush=True)
         return 0

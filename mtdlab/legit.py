@@ -81,13 +81,9 @@ def read_load(path: Path) -> list[dict]:
 def main() -> int:
     """In-lab entry: python3 -m mtdlab.legit URL RATE DURATION OUT; prints the summary as JSON."""
     import sys
-    from .scope import OutOfScope, resolve_in_scope
+    from .scope import in_scope_or_exit
     url, rate, duration, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), Path(sys.argv[4])
-    try:
-        resolve_in_scope(urlsplit(url).hostname or "")
-    except OutOfScope as exc:
-        print(f"legit: refusing {url}: {exc}", file=sys.stderr)
-        return 3
+    in_scope_or_exit(urlsplit(url).hostname or "", "legit")
     print(json.dumps(run_load(url, rate, duration, out)))
     return 0
 

@@ -59,15 +59,20 @@ def resolve_in_scope(target: str) -> ipaddress.IPv4Address:
     return check_target(address, own_networks())
 
 
+def in_scope_or_exit(target: str, who: str) -> str:
+    """The in-lab programs' check before any packet: target's address if it is a lab container,
+    else exit 3 naming why not."""
+    try:
+        return str(resolve_in_scope(target))
+    except OutOfScope as exc:
+        print(f"{who}: refusing target {target!r}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(3)
+
+
 def client_args(argv: list[str], who: str):
     """The in-lab clients' arguments SCENARIO HOST DURATION OUT, with HOST checked to be a lab
     container: (scenario, host, duration, out), or exit 3 naming why not."""
     from pathlib import Path
     from .scenario import load_scenario
-    host = argv[2]
-    try:
-        resolve_in_scope(host)
-    except OutOfScope as exc:
-        print(f"{who}: refusing {host}: {exc}", file=sys.stderr)
-        raise SystemExit(3)
-    return load_scenario(argv[1]), host, float(argv[3]), Path(argv[4])
+    in_scope_or_exit(argv[2], who)
+    return load_scenario(argv[1]), argv[2], float(argv[3]), Path(argv[4])

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .keyed import load_key
-from .scope import OutOfScope, resolve_in_scope
+from .scope import in_scope_or_exit
 from .xhop import exchange_port, request, reply
 
 TIMEOUT_S = 0.5
@@ -62,11 +62,7 @@ class Exchanges:
 def main() -> int:
     target, base, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     rate, duration, out = float(sys.argv[4]), float(sys.argv[5]), Path(sys.argv[6])
-    try:
-        ip = str(resolve_in_scope(target))
-    except OutOfScope as exc:
-        print(f"xhop_client: refusing {target}: {exc}", file=sys.stderr)
-        return 3
+    ip = in_scope_or_exit(target, "xhop_client")
     key = load_key(os.environ.get("MTDLAB_XHOP_KEY", ""))
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     start = time.monotonic()
