@@ -7,23 +7,22 @@ Definitions are in docs/summary.md and repeated in each report.
 from __future__ import annotations
 
 import json
-import math
-import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .catalog import SERVICE_KINDS
+from .decay import decay, extra_life, kaplan_meier, km_half_life, realised_lives  # noqa: F401  (kaplan_meier, km_half_life: part of this module's API)
 from .events import read_events
 from .hoplatency import phase_summary
 from .legit import read_load, summarize
 from .scenario import Scenario, load_scenario
-from .stats import percentile
+from .resample import Clusters, mean_interval
+from .stats import percentile, rounded as _r, within
 from .sweeps import judge_sweeps
 from . import theory
 from .truth import Truth, read_truth
 
 SCHEMA = "mtdlab.summary/1"
-BOOTSTRAP = 1000
 
 
 @dataclass
@@ -60,110 +59,6 @@ class Run:
         return [e for e in self.attacker if e["event"] == "sweep.done" and e["scan"] == scan and self.judged(e)]
 
 
-# --- reconnaissance decay -------------------------------------------------------------
-
-def decay_samples(run: Run) -> list[tuple[float, bool, str]]:
-    """For every open port a sweep reported: (how long after the sweep's end the port went on
-    accepting connections, whether that end was seen (False: cut by the shutdown, censored),
-    service). A port accepts from its instance's start until the instance is gone, so the
-    port-life model in theory.lab_survival uses the same bounds (see extra_life)."""
-    out = []
-    for s in run.sweeps():
-        t = s["end_mono"]
-        for port in s["open"]:
-            p = run.truth.accepting(port, t)
-            if p is None:
-                held = [q for q in run.truth.placements if q.port == port and q.possibly_open(s["start_mono"], t)]
-                if held:
-                    out.append((0.0, True, held[0].service))  # gone before the sweep even ended
-            elif run.truth.cut_by_shutdown(p):
-                out.append((run.truth.shutdown - t, False, p.service))
-            else:
-                out.append((p.closed - t, True, p.service))
-    return out
-
-
-def kaplan_meier(samples: list[tuple[float, bool]]) -> list[tuple[float, float]]:
-    """Survival steps [(d, S(d))] with right-censoring, starting at (0, 1)."""
-    steps, s = [(0.0, 1.0)], 1.0
-    at_risk = len(samples)
-    for d, event in sorted(samples, key=lambda x: (x[0], not x[1])):
-        if event and at_risk:
-            s *= 1 - 1 / at_risk
-            steps.append((d, s))
-        at_risk -= 1
-    return steps
-
-
-def km_half_life(samples: list[tuple[float, bool]]) -> float | None:
-    for d, s in kaplan_meier(samples):
-        if s <= 0.5:
-            return d
-    return None  # never fell to one half: no decay seen
-
-
-def extra_life(run: Run) -> float:
-    """How much longer a port accepts connections than its scheduled interval, on average: it
-    accepts from its instance's start (just after a hop decision) until that instance is gone
-    (just after the next decision, once drained and stopped)."""
-    stay = {(e["service"], e["hop"]): e["stay_s"] for e in run.truth.events
-            if e["event"] == "hop.decided" and e.get("stay_s") is not None}
-    # Placements the shutdown closed were cut short, not moved on by a hop: leave them out.
-    xs = [(p.closed - p.started) - stay[(p.service, p.hop)] for p in run.truth.placements
-          if p.ready is not None and not run.truth.cut_by_shutdown(p) and (p.service, p.hop) in stay]
-    return sum(xs) / len(xs) if xs else 0.0
-
-
-def mixture(run: Run, samples, fn) -> float:
-    """A theory value averaged over services, weighted by their share of the observations."""
-    if not samples:
-        return float("nan")
-    counts: dict[str, int] = {}
-    for *_, svc in samples:
-        counts[svc] = counts.get(svc, 0) + 1
-    return sum(n * fn(run.scenario.service(svc).hop.interval) for svc, n in counts.items()) / len(samples)
-
-
-def decay(run: Run, extra: float) -> tuple[dict, dict]:
-    samples = decay_samples(run)
-    pairs = [(d, e) for d, e, _ in samples]
-    half = km_half_life(pairs)
-    rng = random.Random(run.scenario.seed)
-    boots = []
-    for _ in range(BOOTSTRAP if pairs else 0):
-        h = km_half_life([pairs[rng.randrange(len(pairs))] for _ in pairs])
-        boots.append(math.inf if h is None else h)
-    lo, hi = (percentile(boots, 2.5), percentile(boots, 97.5)) if boots else (None, None)
-    theory_pure = solve_half(lambda d: mixture(run, samples, lambda law: theory.residual_survival(law, d)))
-    theory_lab = solve_half(lambda d: mixture(run, samples, lambda law: theory.lab_survival(law, d, extra)))
-    summary = {
-        "observations": len(pairs), "censored": sum(not event for _, event in pairs),
-        "half_life_s": _r(half), "half_life_ci95": [_r(lo), _r(hi)],
-        "theory_half_life_s": _r(theory_lab), "theory_half_life_pure_s": _r(theory_pure),
-        "extra_life_s": _r(extra),
-        "theory_within_ci95": (lo is not None and theory_lab is not None and hi is not None
-                               and lo <= theory_lab <= hi) if half is not None else None,
-    }
-    horizon = max([d for d, _ in pairs] + [1.0])
-    grid = [horizon * i / 200 for i in range(201)]
-    series = {"km": kaplan_meier(pairs), "grid": grid,
-              "theory": [mixture(run, samples, lambda law: theory.lab_survival(law, d, extra)) for d in grid],
-              "theory_pure": [mixture(run, samples, lambda law: theory.residual_survival(law, d)) for d in grid]}
-    return summary, series
-
-
-def solve_half(S) -> float | None:
-    if not S(1e9) < 0.5:
-        return None
-    lo, hi = 0.0, 1.0
-    while S(hi) > 0.5:
-        hi *= 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if S(mid) > 0.5 else (lo, mid)
-    return (lo + hi) / 2
-
-
 # --- sweeps, discovery, scan-then-act, identification ----------------------------------
 
 def sweeps(run: Run) -> dict:
@@ -185,47 +80,82 @@ def sweeps(run: Run) -> dict:
 
 def discovery(run: Run, sweep_stats: dict, extra: float) -> dict:
     """Per service: share of placements (port occupancies) the attacker found while they
-    lasted, and the mean time from a placement's start to its first discovery."""
+    lasted (95% interval: placements resampled), and the mean time from a placement's start to
+    its first discovery. Theory from the sweeps' measured gaps, for the law's lives and for the
+    lives this run's placements had."""
     out = {}
     cycle = sweep_stats["cycle_s"] or 0
+    sweeps_ = run.sweeps()
+    ends = sorted(s["end_mono"] for s in sweeps_)
+    gaps = [b - a for a, b in zip(ends, ends[1:])]
     for svc in run.scenario.services:
-        found, waits, total = 0, [], 0
+        found, waits, lives = [], [], []
         for p in run.truth.by_service(svc.name):
             if p.ready is None:
                 continue
             end = p.closing if p.closing is not None else run.truth.end
             if end - p.ready < 1e-9:
                 continue
-            total += 1
-            hits = [s["end_mono"] for s in run.sweeps() if p.port in s["open"] and s["end_mono"] >= p.ready
+            lives.append(end - p.ready)
+            hits = [s["end_mono"] for s in sweeps_ if p.port in s["open"] and s["end_mono"] >= p.ready
                     and s["start_mono"] <= end]
+            found.append(1.0 if hits else 0.0)
             if hits:
-                found += 1
                 waits.append(max(0.0, min(hits) - p.ready))
         law = svc.hop.interval
+        lo, hi = mean_interval(found, Clusters.of(range(len(found))), run.scenario.seed)   # placements in time order
+        share = _mean(found)
+        realised = theory.found_within(lives, gaps) if lives and gaps and svc.hop.hops else None
+        th = theory.discovery_within_placement(law, cycle, extra, gaps=gaps) if cycle else None
         out[svc.name] = {
-            "placements": total, "discovered_share": _r(found / total if total else None),
+            "placements": len(found), "discovered_share": _r(share),
+            "discovered_share_ci95": [_r(lo), _r(hi)],
             "mean_time_to_discovery_s": _r(_mean(waits)),
-            "theory_discovered_share": _r(theory.discovery_within_placement(law, cycle, extra) if cycle else None),
+            "theory_discovered_share": _r(th),
+            "theory_discovered_share_realised": _r(realised),
+            "theory_within_ci95": within(lo, hi, th) if share is not None else None,
             "theory_mean_time_to_discovery_s": _r(theory.static_time_to_discovery(cycle) if cycle and not svc.hop.hops else None),
         }
     return out
 
 
 def act_after_delay(run: Run, sweep_stats: dict, extra: float) -> dict:
+    """Follow-ups D after each sweep's end; success = the port still held by the service that
+    held it at discovery. The interval resamples placements (follow-ups to one placement
+    stand or fall together); theory is the attempt-weighted mixture over services."""
     plan = run.scenario.attacker
     tries = [e for e in run.attacker if e["event"] == "followup" and run.judged(e)]
-    ok = 0
-    for f in tries:
+    outcome, held_by, clusters, services = [], {}, [], []
+    for i, f in enumerate(tries):
         before = run.truth.accepting(f["port"], f["discovered_mono"])
         after = run.truth.accepting(f["port"], f["at_mono"])
-        ok += bool(f["connected"] and before and after and before.service == after.service)
+        outcome.append(float(bool(f["connected"] and before and after and before.service == after.service)))
+        clusters.append(before.container if before else f"unheld-{i}")
+        services.append(before.service if before else "")
+        if before:
+            held_by[before.service] = held_by.get(before.service, 0) + 1
     delay = plan.act_delay_s if plan else None
     S = sweep_stats["sweep_s"] or 0
-    laws = [s.hop.interval for s in run.scenario.services]
-    th = (sum(theory.act_after_delay(law, S, delay, extra) for law in laws) / len(laws)) if delay is not None else None
-    return {"delay_s": delay, "attempts": len(tries), "success_rate": _r(ok / len(tries) if tries else None),
-            "theory": _r(th)}
+    laws = {s.name: s.hop.interval for s in run.scenario.services}
+    weights = held_by or {name: 1 for name in laws}
+
+    def mixture(value) -> float | None:
+        if delay is None:
+            return None
+        return sum(n * value(name) for name, n in weights.items()) / sum(weights.values())
+
+    th = mixture(lambda name: theory.act_after_delay(laws[name], S, delay, extra))
+    realised = mixture(lambda name: 1.0 if laws[name].law == "never" else theory.over_sweep(
+        lambda d, lives=realised_lives(run.truth, name): theory.realised_survival(lives, d), S, delay))
+    lo, hi = mean_interval(outcome, Clusters.of(clusters, services), run.scenario.seed)
+    naive = mean_interval(outcome, Clusters.naive(len(outcome)), run.scenario.seed, method="percentile")
+    rate = _mean(outcome)
+    return {"delay_s": delay, "attempts": len(tries), "success_rate": _r(rate),
+            "theory": _r(th), "placements": len(set(clusters)),
+            "success_ci95": [_r(lo), _r(hi)], "success_ci95_naive": [_r(v) for v in naive],
+            "theory_realised": _r(realised),
+            "theory_within_ci95": within(lo, hi, th) if rate is not None else None,
+            "realised_within_ci95": within(lo, hi, realised) if rate is not None else None}
 
 
 def service_identification(run: Run) -> float | None:
@@ -377,7 +307,7 @@ def flood(run: Run) -> dict | None:
 # --- the whole summary -----------------------------------------------------------------
 
 def compute(run: Run) -> tuple[dict, dict]:
-    extra = extra_life(run)
+    extra = extra_life(run.truth)
     decay_summary, decay_series = decay(run, extra)
     sweep_stats = sweeps(run)
     phases = phase_summary(run.truth.events)
@@ -410,9 +340,3 @@ def compute(run: Run) -> tuple[dict, dict]:
 def _mean(xs):
     xs = [x for x in xs if x is not None]
     return sum(xs) / len(xs) if xs else None
-
-
-def _r(x, digits: int = 4):
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return None
-    return None if math.isinf(x) else round(x, digits)

@@ -23,3 +23,15 @@ def summary(values: list[float], digits: int = 4) -> dict:
 
 def _round(x, digits):
     return None if x is None else round(x, digits)
+
+
+def rounded(x, digits: int = 4):
+    """A figure as summary.json holds it: rounded; None for missing, NaN or infinite."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return None if math.isinf(x) else round(x, digits)
+
+
+def within(lo, hi, value) -> bool | None:
+    """Whether value lies in [lo, hi]; None when any of them is missing."""
+    return None if lo is None or hi is None or value is None else lo <= value <= hi

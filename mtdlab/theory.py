@@ -12,7 +12,11 @@ both the pure model and the lab one.
 """
 from __future__ import annotations
 
+import functools
 import math
+import random
+
+import numpy as np
 
 from .schedule import IntervalLaw
 
@@ -50,6 +54,19 @@ def lab_survival(law: IntervalLaw, d: float, extra: float = 0.0) -> float:
     return T * residual_survival(law, d - extra) / (T + extra)
 
 
+def solve_half(survival) -> float | None:
+    """d with survival(d) = 1/2 for a continuous, falling curve (None: it never gets there)."""
+    if not survival(1e9) < 0.5:
+        return None
+    lo, hi = 0.0, 1.0
+    while survival(hi) > 0.5:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if survival(mid) > 0.5 else (lo, mid)
+    return (lo + hi) / 2
+
+
 def half_life(law: IntervalLaw, extra: float = 0.0) -> float:
     """d with S(d) = 1/2 (bisection, valid for every law since S is continuous and falling)."""
     if law.law == "never":
@@ -63,27 +80,64 @@ def half_life(law: IntervalLaw, extra: float = 0.0) -> float:
     return (lo + hi) / 2
 
 
+def realised_survival(lives, d: float) -> float:
+    """S(d) for the port lives a run actually had (the realised schedule, not the law): an
+    observation at a random moment falls in a life with probability proportional to its
+    length, so S(d) = sum (L_i - d)+ / sum L_i. No lives (nothing ever moved): 1."""
+    total = sum(lives)
+    if d <= 0 or total <= 0:
+        return 1.0
+    return sum(max(0.0, x - d) for x in lives) / total
+
+
+def over_sweep(survival, sweep_s: float, delay_s: float, steps: int = 400) -> float:
+    """(1/S) * integral_0^S survival(D + u) du: a port a sweep of S seconds reported was
+    probed u before the sweep's end, u spread evenly over the sweep (theory.md section 3)."""
+    if sweep_s <= 0:
+        return survival(delay_s)
+    h = sweep_s / steps
+    return sum(survival(delay_s + (i + 0.5) * h) for i in range(steps)) / steps
+
+
 def act_after_delay(law: IntervalLaw, sweep_s: float, delay_s: float, extra: float = 0.0, steps: int = 400) -> float:
     """Probability that a port a sweep reported still holds delay_s after the sweep ends
     (theory.md section 3): (1/S) * integral_0^S S(D + u) du, u being how long before the
     sweep's end the port was probed. For exponential hops this is ((1 - e^-m)/m) e^(-D/T)."""
     if law.law == "never":
         return 1.0
-    if sweep_s <= 0:
-        return lab_survival(law, delay_s, extra)
-    h = sweep_s / steps
-    return sum(lab_survival(law, delay_s + (i + 0.5) * h, extra) for i in range(steps)) / steps
+    return over_sweep(lambda d: lab_survival(law, d, extra), sweep_s, delay_s, steps)
 
 
-def discovery_within_placement(law: IntervalLaw, cycle_s: float, extra: float = 0.0, samples: int = 20000) -> float:
-    """Simple periodic-sweep model: a port that lives L seconds is found by an attacker whose
-    sweeps come every cycle_s seconds with probability min(1, L/cycle_s). Averaged over
-    the lifetime distribution (L = interval + extra), by a seeded sample."""
+def found_within(lives, gaps) -> float:
+    """Share of placements that some sweep finds, for placements that live `lives` seconds and
+    sweeps whose ends are `gaps` seconds apart: a window of length L at a random moment holds
+    no sweep end with probability E[(G - L)+] / E[G] (the residual of the gap G exceeds L).
+    With every gap equal to C this is min(1, L/C)."""
+    g = np.sort(np.asarray(gaps, dtype=np.float64))
+    x = np.asarray(lives, dtype=np.float64)
+    if not len(x) or not len(g) or g.sum() <= 0:
+        return math.nan
+    above = len(g) - np.searchsorted(g, x, side="right")             # gaps longer than each life
+    tail = np.concatenate([np.cumsum(g[::-1])[::-1], [0.0]])         # sum of the gaps from index i on
+    missed = (tail[len(g) - above] - x * above) / g.sum()
+    return float(np.mean(1.0 - missed))
+
+
+def discovery_within_placement(law: IntervalLaw, cycle_s: float, extra: float = 0.0, samples: int = 20000,
+                               gaps=None) -> float:
+    """Share of a service's placements (lives L = interval + extra) that sweeps find while they
+    last: found_within over a seeded sample of L, with the sweeps' measured gaps, or every gap
+    cycle_s (then a placement is found with probability min(1, L/cycle_s))."""
     if law.law == "never":
         return 1.0
-    import random
+    return found_within(_sample_lives(law, extra, samples), gaps if gaps else [cycle_s])
+
+
+@functools.lru_cache(maxsize=64)
+def _sample_lives(law: IntervalLaw, extra: float, samples: int) -> np.ndarray:
+    """A seeded sample of a law's port lives (kept: reports and simulations ask again and again)."""
     rng = random.Random(0)
-    return sum(min(1.0, (law.sample(rng) + extra) / cycle_s) for _ in range(samples)) / samples
+    return np.array([law.sample(rng) + extra for _ in range(samples)])
 
 
 def static_time_to_discovery(cycle_s: float) -> float:

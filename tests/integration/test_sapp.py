@@ -101,7 +101,7 @@ def test_gateway_gives_nothing_without_a_valid_preamble(make_lab, client):
 
 def test_sapp_run_shows_one_port_and_serves_every_service(tmp_path):
     (tmp_path / "s.yaml").write_text(textwrap.dedent(RUN))
-    result = subprocess.run([sys.executable, "-m", "mtdlab.cli", "run", str(tmp_path / "s.yaml"), "--duration", "45",
+    result = subprocess.run([sys.executable, "-m", "mtdlab.cli", "run", str(tmp_path / "s.yaml"), "--duration", "60",
                              "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
