@@ -4,7 +4,7 @@ PY := .venv/bin/python
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 DEMO_PORT ?= 8080
 
-.PHONY: help images demo down demo-verify test unit integration bench run reports clean
+.PHONY: help images demo down demo-verify test unit integration bench coverage run reports clean
 SCENARIOS := static seed003-baseline fast-exponential uniform timing-T3 timing-T4 timing-T5 keyed-skew banner-modes sapp flood
 
 help:
@@ -13,6 +13,7 @@ help:
 	@echo "make demo-verify  3-minute measured demo run: hops, legitimate client, sweeps vs truth"
 	@echo "make test         unit and integration tests (real Docker engine)"
 	@echo "make bench        hop latency per phase, proxied vs direct latency (JSON)"
+	@echo "make coverage     simulate 1000 runs per law (no Docker): do the 95% intervals hold? (runs/coverage.json)"
 	@echo "make run S=NAME   run scenarios/NAME.yaml; report in runs/NAME-TIMESTAMP/report.html"
 	@echo "make reports      run every shipped scenario (about 60 min); index in runs/reports/index.html"
 
@@ -57,6 +58,9 @@ integration: .venv/stamp images
 
 bench: .venv/stamp images
 	$(PY) bench/hops.py --out bench/results/hops.json
+
+coverage: .venv/stamp
+	$(PY) -m mtdlab.cli coverage --sims 1000 --out runs/coverage.json
 
 run: .venv/stamp images
 	$(PY) -m mtdlab.cli run scenarios/$(S).yaml $(if $(DURATION),--duration $(DURATION))

@@ -3,6 +3,7 @@
   mtdlab run SCENARIO      run a scenario in its own lab; the folder ends with summary.json and report.html
   mtdlab report RUN_DIR    make summary.json and report.html again from a run folder's raw data
   mtdlab compare DIR...    one page with several runs' figures side by side
+  mtdlab coverage          simulate many runs (no Docker): how often each reported 95% interval covers the truth
   mtdlab check RUN_DIR     judge a run: hops per service, attacker sweeps against the truth
                            log, the legitimate client's failures (JSON; exit 1 if anything fails)
   mtdlab load URL          a legitimate client on a loopback URL, at a steady rate
@@ -94,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--interval", help='an interval law as JSON, e.g. \'{"law": "exponential", "mean_s": 3}\'')
     c.add_argument("--pause", dest="paused", action="store_const", const=True)
     c.add_argument("--resume", dest="paused", action="store_const", const=False)
+    p = sub.add_parser("coverage", help="simulate many runs (no Docker) and count how often each 95%% interval "
+                                         "covers the model's truth")
+    p.add_argument("--sims", type=int, default=1000, help="simulated 300 s runs per law and sweep ratio (default 1000)")
+    p.add_argument("--out", type=Path, default=Path("runs/coverage.json"), help="JSON table (default runs/coverage.json)")
     p = sub.add_parser("down", help="remove a lab completely")
     p.add_argument("lab", nargs="?", default="mtdlab")
     args = parser.parse_args(argv)
@@ -166,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         status, answer = call(args.url, load_key(args.key_file.read_text()), method, path, body)
         print(json.dumps(answer, indent=2))
         return 0 if status == 200 else 1
+    if args.command == "coverage":
+        from .coverage import main as coverage_main
+        if args.sims < 1:
+            print("mtdlab coverage: --sims must be at least 1", file=sys.stderr)
+            return 2
+        return coverage_main(args.sims, args.out)
     if args.command == "down":
         from .lab import remove_lab
         print(json.dumps({"lab": args.lab, "removed": remove_lab(args.lab)}))

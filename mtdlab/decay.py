@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import theory
 from .resample import Clusters, half_life_interval
 from .stats import rounded as _r, within
@@ -60,18 +62,21 @@ def kaplan_meier(samples: list[tuple[float, bool]]) -> list[tuple[float, float]]
 
 
 def km_half_life(samples: list[tuple[float, bool]]) -> float | None:
+    """First d where S(d) <= 1/2. The tolerance: a product of (1 - 1/n) that is exactly 1/2 in
+    arithmetic can come out as 0.5000000000000002 in floating point, which would skip to the next step."""
     for d, s in kaplan_meier(samples):
-        if s <= 0.5:
+        if s <= 0.5 + 1e-12:
             return d
     return None  # never fell to one half: no decay seen
 
 
-def extra_life(truth: Truth) -> float:
-    """How much longer a port accepts connections than its scheduled interval, on average: it
-    accepts from its instance's start (just after a hop decision) until that instance is gone
-    (just after the next decision, once drained and stopped)."""
+def extra_life(truth: Truth, service: str | None = None) -> float:
+    """How much longer a port accepts connections than its scheduled interval, on average (over
+    one service, or all): it accepts from its instance's start (just after a hop decision) until
+    that instance is gone (just after the next decision, once drained and stopped)."""
     stay = _stays(truth)
-    xs = [life(p) - stay[(p.service, p.hop)] for p in complete_lives(truth) if (p.service, p.hop) in stay]
+    xs = [life(p) - stay[(p.service, p.hop)] for p in complete_lives(truth)
+          if (p.service, p.hop) in stay and service in (None, p.service)]
     return sum(xs) / len(xs) if xs else 0.0
 
 
@@ -95,15 +100,18 @@ def _stays(truth: Truth) -> dict[tuple[str, int], float]:
 
 
 def decay(run, extra: float) -> tuple[dict, dict]:
-    """summary.json's `decay` (pooled, and per service under `by_service`) and the plot series."""
+    """summary.json's `decay` (pooled, and per service under `by_service`) and the plot series.
+    The lab theory gives each service its own measured extra port life (services start and
+    stop at different speeds); `extra` (all services) is reported beside it."""
     samples = decay_samples(run.truth, run.sweeps())
     seed = run.scenario.seed
     laws = {s.name: s.hop.interval for s in run.scenario.services}
-    lives = {name: realised_lives(run.truth, name) for name in laws}
+    lives = {name: np.array(realised_lives(run.truth, name)) for name in laws}
+    extras = {name: extra_life(run.truth, name) for name in laws}
     counts = {name: sum(x.service == name for x in samples) for name in laws}
 
     def law_lab(name, d):
-        return theory.lab_survival(laws[name], d, extra)
+        return theory.lab_survival(laws[name], d, extras[name])
 
     def law_pure(name, d):
         return theory.residual_survival(laws[name], d)
@@ -139,10 +147,14 @@ def decay(run, extra: float) -> tuple[dict, dict]:
     summary["by_service"] = {}
     for name in laws:
         drawn = [v for (svc, _), v in stays.items() if svc == name]
-        row = block([x for x in samples if x.service == name], [name] if counts[name] else [])
+        # With one service observed, its figures are the pooled ones: the same samples, the same draws.
+        row = dict(summary) if observed == [name] else block([x for x in samples if x.service == name],
+                                                              [name] if counts[name] else [])
+        row.pop("by_service", None)
         row.update({"law": laws[name].describe(), "law_mean_interval_s": _r(laws[name].mean),
+                    "extra_life_s": _r(extras[name]),
                     "intervals_drawn": len(drawn), "mean_interval_drawn_s": _r(sum(drawn) / len(drawn) if drawn else None),
-                    "mean_port_life_s": _r(sum(lives[name]) / len(lives[name]) if lives[name] else None)})
+                    "mean_port_life_s": _r(float(lives[name].mean()) if len(lives[name]) else None)})
         summary["by_service"][name] = row
 
     horizon = max([x.residual_s for x in samples] + [1.0])

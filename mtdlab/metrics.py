@@ -78,7 +78,7 @@ def sweeps(run: Run) -> dict:
             "cycle_s": _r(_mean([b - a for a, b in zip(starts, starts[1:])]))}
 
 
-def discovery(run: Run, sweep_stats: dict, extra: float) -> dict:
+def discovery(run: Run, sweep_stats: dict) -> dict:
     """Per service: share of placements (port occupancies) the attacker found while they
     lasted (95% interval: placements resampled), and the mean time from a placement's start to
     its first discovery. Theory from the sweeps' measured gaps, for the law's lives and for the
@@ -106,7 +106,7 @@ def discovery(run: Run, sweep_stats: dict, extra: float) -> dict:
         lo, hi = mean_interval(found, Clusters.of(range(len(found))), run.scenario.seed)   # placements in time order
         share = _mean(found)
         realised = theory.found_within(lives, gaps) if lives and gaps and svc.hop.hops else None
-        th = theory.discovery_within_placement(law, cycle, extra, gaps=gaps) if cycle else None
+        th = theory.discovery_within_placement(law, cycle, extra_life(run.truth, svc.name), gaps=gaps) if cycle else None
         out[svc.name] = {
             "placements": len(found), "discovered_share": _r(share),
             "discovered_share_ci95": [_r(lo), _r(hi)],
@@ -119,7 +119,7 @@ def discovery(run: Run, sweep_stats: dict, extra: float) -> dict:
     return out
 
 
-def act_after_delay(run: Run, sweep_stats: dict, extra: float) -> dict:
+def act_after_delay(run: Run, sweep_stats: dict) -> dict:
     """Follow-ups D after each sweep's end; success = the port still held by the service that
     held it at discovery. The interval resamples placements (follow-ups to one placement
     stand or fall together); theory is the attempt-weighted mixture over services."""
@@ -144,7 +144,7 @@ def act_after_delay(run: Run, sweep_stats: dict, extra: float) -> dict:
             return None
         return sum(n * value(name) for name, n in weights.items()) / sum(weights.values())
 
-    th = mixture(lambda name: theory.act_after_delay(laws[name], S, delay, extra))
+    th = mixture(lambda name: theory.act_after_delay(laws[name], S, delay, extra_life(run.truth, name)))
     realised = mixture(lambda name: 1.0 if laws[name].law == "never" else theory.over_sweep(
         lambda d, lives=realised_lives(run.truth, name): theory.realised_survival(lives, d), S, delay))
     lo, hi = mean_interval(outcome, Clusters.of(clusters, services), run.scenario.seed)
@@ -326,8 +326,8 @@ def compute(run: Run) -> tuple[dict, dict]:
         "legit": {k: legit[k] for k in ("requests", "failures", "success_rate", "latency_ms")},
         "decay": decay_summary,
         "sweeps": sweep_stats,
-        "discovery": discovery(run, sweep_stats, extra),
-        "act_after_delay": act_after_delay(run, sweep_stats, extra),
+        "discovery": discovery(run, sweep_stats),
+        "act_after_delay": act_after_delay(run, sweep_stats),
         "service_id_accuracy": service_identification(run),
         "direct": direct_clients(run),
         "banner_modes": banner_modes(run),

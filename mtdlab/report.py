@@ -19,21 +19,38 @@ DEFINITIONS = [
     ("Reconnaissance decay", "For every open port a sweep reported: how long, after the sweep ended, that port went on "
      "accepting connections (truth log: until its instance was stopped and removed). S(d) is the Kaplan-Meier survival "
      "curve of these times (ports still open when the run ended are censored); the half-life is the first d with "
-     "S(d) <= 1/2, with a 95% bootstrap interval (1000 resamples of the observations)."),
-    ("Theory", "theory.md section 1 for the scenario's interval law, weighted by each service's share of the "
-     "observations ('pure'). The 'lab' curve also counts what the lab adds to every port's life: a port accepts from "
-     "its instance's start, just after a hop decision, until that instance is gone, just after the next one (drained, "
-     "stopped), so it lives L = I + extra (extra measured from the truth log). A random observation sees the "
-     "length-biased residual of L: S(d) = T S_I(d - extra) / (T + extra), and (T + extra - d) / (T + extra) for d < extra."),
+     "S(d) <= 1/2. Per service, and pooled over all services."),
+    ("95% intervals", "A placement (one port occupancy) seen by several sweeps is one draw of the schedule, not several: "
+     "its sightings differ only by the time between sweeps. So the interval resamples placements, in blocks of 3 "
+     "consecutive placements of a service (a circular block bootstrap: with regular hops and regular sweeps, where one "
+     "placement's sightings fall sets where the next one's do), 1000 replicates, read off as BCa (bias-corrected and "
+     "accelerated) widened for the number of blocks (sqrt(k/(k-1)) t(k-1) in place of z). 'Placements' is how many "
+     "independent draws stand behind the figure. The 'naive' interval resamples single observations, as reports did "
+     "before: it is far too narrow when each placement is seen often. A simulation of the model "
+     "(`mtdlab coverage`) checks that the new interval covers the true value in about 95% of runs. The same "
+     "resampling gives the intervals of the act-after-delay success and of each service's discovered share."),
+    ("Theory", "Two theories, said apart. The law's: theory.md section 1 for each service's interval law ('pure'), and "
+     "the 'lab' one that also counts what the lab adds to every port's life: a port accepts from its instance's start, "
+     "just after a hop decision, until that instance is gone, just after the next one (drained, stopped), so it lives "
+     "L = I + extra (extra measured per service from the truth log), and a random observation sees the length-biased "
+     "residual of L: S(d) = T S_I(d - extra) / (T + extra), and (T + extra - d) / (T + extra) for d < extra. A typical "
+     "run has the lab theory inside its interval about 95% of the time. The realised schedule's: the port lives this "
+     "run actually had (truth log), S(d) = sum (L_i - d)+ / sum L_i. It lies inside the interval at least as often "
+     "(nearly always when intervals vary): if only the law's theory is outside, this run drew unusual intervals; if "
+     "the realised one is outside too, look at the measurement. "
+     "Pooled figures use the mixture of the services' curves weighted by their observations."),
     ("Sweep precision / recall", "Per port sweep, against the ports open by the truth log at the sweep's end: "
      "precision = reported and true / reported, recall = reported and true / true; averaged over sweeps. "
      "'Unexplained' counts sweeps whose differences a hop during the sweep cannot explain."),
     ("Time to first discovery", "Per placement (one port occupancy): found if some sweep reported its port while it "
      "was open; the time from the instance becoming ready to the end of the first such sweep. Theory: a placement that "
-     "lives L seconds is found with probability min(1, L/C), C the measured sweep cycle."),
+     "lives L seconds is found unless it falls between two sweep ends, with probability 1 - E[(G - L)+]/E[G] for "
+     "the measured gaps G between sweep ends (min(1, L/C) when every gap is C), for the law's lives and for the "
+     "lives this run's placements had."),
     ("Scan, then act", "D seconds after a sweep ends the attacker connects to each port it found; a success is a "
      "connection that reached the same service the port held at discovery (truth log). Theory: theory.md section 3, "
-     "(1/S) integral_0^S S(D + u) du with S the sweep duration."),
+     "(1/S) integral_0^S S(D + u) du with S the sweep duration, for the law (lab) and for the realised schedule, "
+     "mixed over services by their share of the attempts."),
     ("Service identification", "Share of version-scan (nmap -sV) results on open ports that name the service the "
      "truth log says held the port."),
     ("Banner modes", "Seed 000: static (true port, true banner), static-random (true port, replacement banner), "
@@ -105,6 +122,8 @@ def _plots(run: Run, summary: dict, series: dict) -> list[tuple[str, str]]:
         ax.step([x for x, _ in km], [y for _, y in km], where="post", color="tab:red", label="measured S(d) (Kaplan-Meier)")
     ax.plot(series["decay"]["grid"], series["decay"]["theory"], color="tab:blue", label="theory, lab (port life = interval + extra)")
     ax.plot(series["decay"]["grid"], series["decay"]["theory_pure"], "--", color="tab:gray", label="theory, pure interval law")
+    ax.plot(series["decay"]["grid"], series["decay"]["theory_realised"], ":", color="tab:green",
+            label="theory, realised schedule (this run's port lives)")
     ax.axhline(0.5, color="k", lw=0.5)
     if d["half_life_s"] is not None and None not in d["half_life_ci95"]:
         ax.axvspan(*d["half_life_ci95"], color="tab:red", alpha=0.15, label="measured half-life, 95% CI")
@@ -112,7 +131,7 @@ def _plots(run: Run, summary: dict, series: dict) -> list[tuple[str, str]]:
     ax.set_ylabel("P(observation still true)")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
-    ax.set_title(f"Reconnaissance decay ({d['observations']} observations)")
+    ax.set_title(f"Reconnaissance decay ({d['observations']} observations of {d['placements']} placements)")
     out.append(("Reconnaissance decay against theory", _png(fig)))
 
     if run.legit:
@@ -172,20 +191,32 @@ def _figures(summary: dict) -> list[tuple[str, str, object]]:
             ("Legitimate success rate", "legit.success_rate"),
             ("Legit latency p50 (ms)", "legit.latency_ms.p50"), ("Legit latency p95 (ms)", "legit.latency_ms.p95"),
             ("Legit latency p99 (ms)", "legit.latency_ms.p99"),
-            ("Decay observations", "decay.observations"), ("Decay half-life (s)", "decay.half_life_s"),
+            ("Decay observations", "decay.observations"), ("Decay placements", "decay.placements"),
+            ("Decay half-life (s)", "decay.half_life_s"),
             ("Half-life 95% CI low (s)", "decay.half_life_ci95.0"), ("Half-life 95% CI high (s)", "decay.half_life_ci95.1"),
+            ("Half-life naive CI low (s)", "decay.half_life_ci95_naive.0"),
+            ("Half-life naive CI high (s)", "decay.half_life_ci95_naive.1"),
             ("Theory half-life, lab (s)", "decay.theory_half_life_s"),
             ("Theory half-life, pure (s)", "decay.theory_half_life_pure_s"),
+            ("Theory half-life, realised schedule (s)", "decay.theory_half_life_realised_s"),
             ("Extra port life over the schedule (s)", "decay.extra_life_s"), ("Theory within measured 95% CI", "decay.theory_within_ci95"),
+            ("Realised-schedule theory within measured 95% CI", "decay.realised_within_ci95"),
             ("Sweeps", "sweeps.count"), ("Sweep precision", "sweeps.precision"), ("Sweep recall", "sweeps.recall"),
             ("Sweeps unexplained", "sweeps.unexplained"), ("Sweep duration (s)", "sweeps.sweep_s"),
             ("Sweep cycle (s)", "sweeps.cycle_s"),
             ("Act after delay D (s)", "act_after_delay.delay_s"), ("Act attempts", "act_after_delay.attempts"),
-            ("Act success rate", "act_after_delay.success_rate"), ("Act success, theory", "act_after_delay.theory"),
+            ("Act success rate", "act_after_delay.success_rate"),
+            ("Act success 95% CI low", "act_after_delay.success_ci95.0"),
+            ("Act success 95% CI high", "act_after_delay.success_ci95.1"),
+            ("Act success, theory", "act_after_delay.theory"),
+            ("Act success, realised-schedule theory", "act_after_delay.theory_realised"),
             ("Service identification accuracy", "service_id_accuracy")]
     for svc in summary["discovery"]:
         rows += [(f"{svc}: placements discovered", f"discovery.{svc}.discovered_share"),
+                 (f"{svc}: discovered, 95% CI low", f"discovery.{svc}.discovered_share_ci95.0"),
+                 (f"{svc}: discovered, 95% CI high", f"discovery.{svc}.discovered_share_ci95.1"),
                  (f"{svc}: discovered, theory", f"discovery.{svc}.theory_discovered_share"),
+                 (f"{svc}: discovered, realised-schedule theory", f"discovery.{svc}.theory_discovered_share_realised"),
                  (f"{svc}: mean time to discovery (s)", f"discovery.{svc}.mean_time_to_discovery_s")]
     for mode, row in summary.get("banner_modes", {}).items():
         if row["version_scans"]:
@@ -228,6 +259,29 @@ def _figures(summary: dict) -> list[tuple[str, str, object]]:
     return [(label, key, lookup(summary, key)) for label, key in rows]
 
 
+DECAY_COLUMNS = [("observations", "observations"), ("placements", "placements"), ("half-life (s)", "half_life_s"),
+                 ("95% CI", "half_life_ci95"), ("naive CI", "half_life_ci95_naive"),
+                 ("law theory, lab (s)", "theory_half_life_s"), ("law theory, pure (s)", "theory_half_life_pure_s"),
+                 ("realised theory (s)", "theory_half_life_realised_s"), ("law inside", "theory_within_ci95"),
+                 ("realised inside", "realised_within_ci95"), ("extra life (s)", "extra_life_s"),
+                 ("mean interval drawn (s)", "mean_interval_drawn_s"), ("law mean (s)", "law_mean_interval_s")]
+
+
+def decay_table(summary: dict) -> str:
+    """Per service and pooled: the half-life, both intervals and both theories, side by side."""
+    rows = [(name, f"decay.by_service.{name}") for name in summary["decay"].get("by_service", {})]
+    rows.append(("pooled", "decay"))
+    head = "".join(f"<th>{html.escape(label)}</th>" for label, _ in DECAY_COLUMNS)
+    body = []
+    for name, base in rows:
+        row = lookup(summary, base)
+        cells = "".join(f'<td data-key="{base}.{key}">{html.escape(show(row.get(key)))}</td>'
+                        if key in row else "<td></td>" for _, key in DECAY_COLUMNS)
+        body.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    return (f'<div class="wide"><table id="decay-by-service"><tr><th>service</th>{head}</tr>{"".join(body)}'
+            '</table></div>')
+
+
 def lookup(summary: dict, key: str):
     value = summary
     for part in key.split("."):
@@ -240,6 +294,8 @@ def show(value) -> str:
         return "n/a"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -260,12 +316,15 @@ body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 70em; margin: 2em auto
 table {{ border-collapse: collapse; }} th, td {{ border-bottom: 1px solid #ddd; padding: .25em .8em; text-align: left; }}
 td {{ font-variant-numeric: tabular-nums; }} img {{ max-width: 100%; }} figure {{ margin: 1.5em 0; }}
 pre {{ background: #f6f6f6; padding: 1em; overflow: auto; }} dt {{ font-weight: 600; margin-top: .6em; }}
+.wide {{ overflow-x: auto; }} #decay-by-service {{ font-size: 13px; }} #decay-by-service th {{ vertical-align: bottom; }}
 </style></head>
 <body data-images="{len(plots)}">
 <h1>mtdlab report: {html.escape(summary['scenario'])}</h1>
 <p>Seed {summary['seed']}, {show(summary['duration_s'])} s, {summary['hops']} hops. Services: </p><ul>{policies}</ul>
 <h2>Figures</h2>
 <table id="figures">{rows}</table>
+<h2>Reconnaissance decay per service</h2>
+{decay_table(summary)}
 <h2>Plots</h2>
 {images}
 <h2>Definitions</h2>

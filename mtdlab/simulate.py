@@ -137,7 +137,7 @@ def simulate(model: Model, seed: int, out: Path) -> Path:
 
     scenario = {"name": "simulated", "description": f"simulated: {model.law.describe()}, sweep cycle {model.cycle_s:g} s",
                 "seed": seed, "duration_s": model.duration_s,
-                "target": {"services": [{"name": n, "kind": "web",
+                "target": {"services": [{"name": n, "kind": "web", "proxy_port": 18000 + i,
                                          "hop": {"interval": law_yaml(model.law),
                                                  "pool": {"ranges": [f"{10000 + 1000 * i}-{10000 + 1000 * i + POOL_SIZE - 1}"]}}}
                                         for i, n in enumerate(names)]},

@@ -84,10 +84,11 @@ def realised_survival(lives, d: float) -> float:
     """S(d) for the port lives a run actually had (the realised schedule, not the law): an
     observation at a random moment falls in a life with probability proportional to its
     length, so S(d) = sum (L_i - d)+ / sum L_i. No lives (nothing ever moved): 1."""
-    total = sum(lives)
+    x = np.asarray(lives, dtype=np.float64)
+    total = x.sum()
     if d <= 0 or total <= 0:
         return 1.0
-    return sum(max(0.0, x - d) for x in lives) / total
+    return float(np.maximum(x - d, 0.0).sum() / total)
 
 
 def over_sweep(survival, sweep_s: float, delay_s: float, steps: int = 400) -> float:

@@ -110,3 +110,23 @@ def test_report_shows_the_summary_figures_and_is_self_contained(tmp_path):
     # Rebuilt from the raw data alone, the figures are the same.
     shutil.copytree(run, tmp_path.parent / "copy", ignore=shutil.ignore_patterns("summary.json", "report.html"))
     assert write_report(tmp_path.parent / "copy") == summary
+
+
+def test_decay_per_service_with_placements_both_intervals_and_both_theories(tmp_path):
+    summary, series = compute(Run.load(make_run(tmp_path)))
+    d = summary["decay"]
+    # 49 sightings of 10 placements: the interval stands on the placements.
+    assert d["placements"] == 10 and d["by_service"]["web"]["placements"] == 10
+    web = d["by_service"]["web"]
+    assert web["intervals_drawn"] == 10 and web["mean_interval_drawn_s"] == 10 and web["law_mean_interval_s"] == 10
+    assert web["mean_port_life_s"] == pytest.approx(10.5) and web["extra_life_s"] == pytest.approx(0.5)
+    # The realised port lives are all 10.5 s, as the law's with extra: both theories agree.
+    assert d["theory_half_life_realised_s"] == pytest.approx(5.25, abs=0.01)
+    for key in ("half_life_ci95", "half_life_ci95_naive"):
+        assert d[key][0] <= d["half_life_s"] <= d[key][1]
+    assert len(series["decay"]["theory_realised"]) == len(series["decay"]["grid"])
+    act = summary["act_after_delay"]
+    assert act["placements"] == 10 and act["success_ci95"][0] <= act["success_rate"] <= act["success_ci95"][1]
+    assert act["theory_realised"] == pytest.approx(act["theory"], abs=0.01)
+    web_found = summary["discovery"]["web"]
+    assert web_found["discovered_share"] == 1 and web_found["discovered_share_ci95"] == [1, 1]
