@@ -51,10 +51,10 @@ test: .venv/stamp images
 	$(PY) -m pytest -v -p no:cacheprovider tests
 
 unit: .venv/stamp
-	$(PY) -m pytest -v -p no:cacheprovider tests/unit
+	$(PY) -m pytest -v -p no:cacheprovider -m "not integration" tests
 
 integration: .venv/stamp images
-	$(PY) -m pytest -v -p no:cacheprovider tests/integration
+	$(PY) -m pytest -v -p no:cacheprovider -m integration tests
 
 bench: .venv/stamp images
 	$(PY) bench/hops.py --out bench/results/hops.json

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import docker
 
-from mtdlab import container, labels
+from mtdlab import container, keys, labels
 from mtdlab.events import EventLog
-from mtdlab.keyed import load_key
 from mtdlab.sapp import service_codes
 from mtdlab.wait import Timeout, until
 
@@ -52,7 +51,7 @@ def shared_network_ip(container, other) -> str:
 
 def start_console(me, lab: str, hoppers: dict, truth: EventLog) -> None:
     """The console listens only on the management network, which the attacker is not on."""
-    key_hex = os.environ.get("MTDLAB_CONSOLE_KEY", "")
+    key_hex = os.environ.get(keys.CONSOLE.env, "")
     mgmt = [n for n in me.attrs["NetworkSettings"]["Networks"] if n.endswith("_mgmt")]
     if not key_hex or not mgmt:
         log("console off (needs MTDLAB_CONSOLE_KEY and the mgmt network)")
@@ -60,7 +59,7 @@ def start_console(me, lab: str, hoppers: dict, truth: EventLog) -> None:
     from .console import create_app, serve, CONSOLE_PORT
     from mtdlab.console_auth import Verifier
     ip = me.attrs["NetworkSettings"]["Networks"][mgmt[0]]["IPAddress"]
-    serve(create_app(hoppers, Verifier(load_key(key_hex)), truth), ip)
+    serve(create_app(hoppers, Verifier(keys.from_env(keys.CONSOLE)), truth), ip)
     truth.write("console.started", address=f"{ip}:{CONSOLE_PORT}")
     log(f"console on {ip}:{CONSOLE_PORT} (management network only)")
 
@@ -84,16 +83,17 @@ def main() -> int:
     key = None
     if any(s.hop.interval.law == "keyed" for s in scenario.services):
         try:
-            key = load_key(os.environ.get("MTDLAB_KEYED_KEY", ""))
-        except ValueError as exc:
-            print(f"controller: keyed hopping needs MTDLAB_KEYED_KEY: {exc}", file=sys.stderr)
+            key = keys.from_env(keys.KEYED)
+        except keys.KeyError_ as exc:
+            print(f"controller: keyed hopping: {exc}", file=sys.stderr)
             return 2
     sapp_key = None
     if scenario.sapp:
         try:
-            load_key(sapp_key := os.environ.get("MTDLAB_SAPP_KEY", ""))
-        except ValueError as exc:
-            print(f"controller: a SAPP target needs MTDLAB_SAPP_KEY: {exc}", file=sys.stderr)
+            keys.from_env(keys.SAPP)
+            sapp_key = os.environ[keys.SAPP.env]   # handed on, as hex, to the gateway it starts
+        except keys.KeyError_ as exc:
+            print(f"controller: a SAPP target: {exc}", file=sys.stderr)
             return 2
     client = docker.from_env()
     me = client.containers.get(socket.gethostname())

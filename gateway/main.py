@@ -16,7 +16,7 @@ import os
 import signal
 import time
 
-from mtdlab.keyed import load_key
+from mtdlab import keys
 from mtdlab.sapp import PREAMBLE_LEN, BadPreamble, Verifier
 
 from .state import read_map
@@ -101,7 +101,7 @@ async def serve(port: int, gateway: Gateway) -> None:
 
 
 def main() -> None:
-    key = load_key(os.environ["MTDLAB_SAPP_KEY"])
+    key = keys.from_env(keys.SAPP)
     codes = {int(k): v for k, v in json.loads(os.environ["MTDLAB_SAPP_CODES"]).items()}
     asyncio.run(serve(int(os.environ["MTDLAB_SAPP_PORT"]), Gateway(key, codes)))
 

@@ -142,21 +142,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "client":
         import time
         from .direct import fetch, schedule_for
-        from .keyed import load_key
+        from . import keys
         from .scenario import load_scenario
         from .scope import OutOfScope, resolve_in_scope
         try:
             resolve_in_scope(args.host)
         except OutOfScope as exc:
             raise SystemExit(f"mtdlab client: refusing {args.host}: {exc}")
-        ks = schedule_for(load_scenario(args.scenario), args.service, load_key(args.key_file.read_text()))
+        try:
+            key = keys.from_file(keys.KEYED, args.key_file)
+        except keys.KeyError_ as exc:
+            raise SystemExit(f"mtdlab client: {exc}")
+        ks = schedule_for(load_scenario(args.scenario), args.service, key)
         port = ks.port_at(time.time() + args.skew)
         result = fetch(args.host, port, args.service)
         print(json.dumps({"port": port, **result}))
         return 0 if result["ok"] else 1
     if args.command == "console":
+        from . import keys
         from .console_client import call
-        from .keyed import load_key
         if args.action == "map":
             method, path, body = "GET", "/map", None
         elif args.action == "hop":
@@ -168,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.paused is not None:
                 body["paused"] = args.paused
             method, path = "POST", "/config"
-        status, answer = call(args.url, load_key(args.key_file.read_text()), method, path, body)
+        try:
+            key = keys.from_file(keys.CONSOLE, args.key_file)
+        except keys.KeyError_ as exc:
+            raise SystemExit(f"mtdlab console: {exc}")
+        status, answer = call(args.url, key, method, path, body)
         print(json.dumps(answer, indent=2))
         return 0 if status == 200 else 1
     if args.command == "coverage":

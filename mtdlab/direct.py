@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import sys
 import time
 
-from .keyed import KeyedSchedule, load_key
+from . import keys
+from .keyed import KeyedSchedule
 from .pacing import paced
 from .scope import client_args
 
@@ -44,7 +44,7 @@ def fetch(host: str, port: int, service: str, timeout: float = 2.0) -> dict:
 def main() -> int:
     scenario, host, duration, out = client_args(sys.argv, "direct")
     plan = scenario.direct
-    ks = schedule_for(scenario, plan.service, load_key(os.environ.get("MTDLAB_KEYED_KEY", "")))
+    ks = schedule_for(scenario, plan.service, keys.from_env(keys.KEYED))
     with open(out, "w") as f:
         for i in paced(plan.rate_per_s, duration):
             skew = plan.skews_s[i % len(plan.skews_s)]

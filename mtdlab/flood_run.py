@@ -17,7 +17,7 @@ import secrets
 import threading
 from pathlib import Path
 
-from . import labels
+from . import keys, labels
 from .lab import Lab, LabError
 from .wait import Timeout, until
 
@@ -35,7 +35,7 @@ def run_flood(lab: Lab, scenario, out: Path, say=print) -> None:
     import docker
     client = docker.from_env()
     plan = scenario.flood
-    key = secrets.token_hex(32)       # the service's and its clients' key; the flooder never has it
+    key = keys.new()       # the service's and its clients' key; the flooder never has it
     started = next(e for e in lab.events() if e["event"] == "controller.started")
     target_ip = started["target_ip"]
     target, controller = lab.container("target"), lab.container("controller")
@@ -47,7 +47,7 @@ def run_flood(lab: Lab, scenario, out: Path, say=print) -> None:
             controller.image.id, ["python3", "-m", "services.xhop.server", str(plan.base_port), str(n),
                                   str(plan.capacity_pps)],
             name=f"{lab.name}-xhop-n{n}-{secrets.token_hex(3)}", detach=True, init=True,
-            network_mode=f"container:{target.id}", environment={"MTDLAB_XHOP_KEY": key},
+            network_mode=f"container:{target.id}", environment={keys.XHOP.env: key},
             labels=labels.instance_labels(lab.name, "flood", "xhop", plan.base_port))
         try:
             _wait(lambda: b"xhop.listening" in server.logs(), "the xhop service listening", 30)
@@ -67,7 +67,7 @@ def run_flood(lab: Lab, scenario, out: Path, say=print) -> None:
             result = controller.exec_run(
                 ["python3", "-m", "mtdlab.xhop_client", target_ip, str(plan.base_port), str(n),
                  f"{plan.client_rate_per_s:g}", f"{plan.seconds_per_n:g}", f"/lab/run/flood/n-{n}-client.jsonl"],
-                environment={"MTDLAB_XHOP_KEY": key})
+                environment={keys.XHOP.env: key})
             if result.exit_code != 0:
                 raise LabError(f"flood: the client failed: {result.output.decode(errors='replace')[-1000:]}")
             flooder.join(timeout=plan.seconds_per_n + 4 * MARGIN_S + 60)

@@ -58,13 +58,3 @@ class KeyedSchedule:
             ports.add(slot_port(self.key, self.service, k - 1, self.pool))
         return ports
 
-
-def load_key(text: str) -> bytes:
-    """A key given as hex (at least 16 bytes), as read from a file or an environment variable."""
-    try:
-        key = bytes.fromhex(text.strip())
-    except ValueError:
-        raise ValueError("the keyed-hopping key must be hex") from None
-    if len(key) < 16:
-        raise ValueError("the keyed-hopping key must be at least 16 bytes (32 hex digits)")
-    return key

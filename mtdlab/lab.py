@@ -8,7 +8,6 @@ everything it made before it raises.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import socket
 import subprocess
@@ -16,7 +15,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from . import labels
+from . import keys, labels
 from .events import read_events
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,7 +49,7 @@ class Lab:
         self.ports = ports or {"web": free_port(), "ssh": free_port(), "redis": free_port(), "console": free_port()}
         self.extra_env = extra_env or {}
         # Every lab gets its own console key; nothing reusable is ever committed.
-        self.console_key = self.extra_env.get("MTDLAB_CONSOLE_KEY") or secrets.token_hex(32)
+        self.console_key = self.extra_env.get(keys.CONSOLE.env) or keys.new()
 
     @property
     def env(self) -> dict[str, str]:
@@ -58,7 +57,7 @@ class Lab:
                 "MTDLAB_SCENARIO_DIR": str(self.scenario.parent), "MTDLAB_SCENARIO_FILE": self.scenario.name,
                 "MTDLAB_RUN_DIR": str(self.run_dir), "MTDLAB_WEB_PORT": str(self.ports["web"]),
                 "MTDLAB_SSH_PORT": str(self.ports["ssh"]), "MTDLAB_REDIS_PORT": str(self.ports["redis"]),
-                "MTDLAB_CONSOLE_PORT": str(self.ports["console"]), "MTDLAB_CONSOLE_KEY": self.console_key,
+                "MTDLAB_CONSOLE_PORT": str(self.ports["console"]), keys.CONSOLE.env: self.console_key,
                 **self.extra_env}
 
     def compose(self, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import keys
 from .events import read_events
 from .flood_run import run_flood
 from .lab import Lab, LabError
@@ -49,16 +50,12 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     meta = {"scenario_file": str(path), "duration_s": duration, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     env = {"MTDLAB_ATTACKER_MAX_S": str(duration)}
-    if any(s.hop.interval.law == "keyed" for s in scenario.services):
-        env["MTDLAB_KEYED_KEY"] = secrets.token_hex(32)  # a fresh key per run
-    if scenario.sapp:
-        env["MTDLAB_SAPP_KEY"] = secrets.token_hex(32)   # the gateway's preamble key, fresh per run
-    env["MTDLAB_CONSOLE_KEY"] = secrets.token_hex(32)
-    for name, value in (("keyed.key", env.get("MTDLAB_KEYED_KEY")), ("console.key", env["MTDLAB_CONSOLE_KEY"]),
-                        ("sapp.key", env.get("MTDLAB_SAPP_KEY"))):
-        if value:  # owner-only: `mtdlab client` and `mtdlab console` read them
-            (out / name).touch(mode=0o600)
-            (out / name).write_text(value + "\n")
+    # Fresh keys for every run; the host user keeps them owner-only (`mtdlab client`, `mtdlab console`).
+    needed = [keys.CONSOLE] + ([keys.KEYED] if any(s.hop.interval.law == "keyed" for s in scenario.services) else []) \
+        + ([keys.SAPP] if scenario.sapp else [])
+    for kind in needed:
+        env[kind.env] = keys.new()
+        keys.write(kind, out, env[kind.env])
     lab = Lab(f"mtdrun-{scenario.name[:16]}-{secrets.token_hex(3)}", out / "scenario.yaml", out, extra_env=env)
 
     def interrupt(*_):
@@ -76,8 +73,8 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
         if scenario.attacker:
             lab.compose("up", "-d", "attacker")
         legit = _start_legit(lab, scenario, duration, out)
-        direct = _start_direct(lab, scenario, duration, out, env.get("MTDLAB_KEYED_KEY"))
-        sapp = _start_sapp_client(lab, scenario, duration, out, env.get("MTDLAB_SAPP_KEY"))
+        direct = _start_direct(lab, scenario, duration, out, env.get(keys.KEYED.env))
+        sapp = _start_sapp_client(lab, scenario, duration, out, env.get(keys.SAPP.env))
         began = time.monotonic()
         if scenario.flood:
             run_flood(lab, scenario, out, say)   # its own steps, one per n, instead of a fixed duration
@@ -141,7 +138,7 @@ def _start_direct(lab: Lab, scenario, duration: float, out: Path, key: str | Non
         return None
     return _in_lab(lab, out, "direct", ["python3", "-m", "mtdlab.direct", f"/lab/scenario/{lab.scenario.name}",
                                         _lab_ip(lab, "target"), str(duration), "/lab/run/direct.jsonl"],
-                   {"MTDLAB_KEYED_KEY": key})
+                   {keys.KEYED.env: key})
 
 
 def _start_sapp_client(lab: Lab, scenario, duration: float, out: Path, key: str | None) -> threading.Thread | None:
@@ -150,4 +147,4 @@ def _start_sapp_client(lab: Lab, scenario, duration: float, out: Path, key: str 
         return None
     return _in_lab(lab, out, "sapp-client", ["python3", "-m", "mtdlab.sapp_client", f"/lab/scenario/{lab.scenario.name}",
                                              _lab_ip(lab, "target"), str(duration), "/lab/run/sapp-client.jsonl"],
-                   {"MTDLAB_SAPP_KEY": key})
+                   {keys.SAPP.env: key})

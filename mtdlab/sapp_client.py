@@ -7,12 +7,11 @@ In a lab: python3 -m mtdlab.sapp_client SCENARIO TARGET_IP DURATION OUT (key in 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
 from .catalog import SERVICE_KINDS
-from .keyed import load_key
+from . import keys
 from .pacing import paced
 from .probes import PROBES, NotReady
 from .sapp import open_stream, service_codes
@@ -34,7 +33,7 @@ def through_gateway(host: str, port: int, key: bytes, service: str, kind: str, c
 
 def main() -> int:
     scenario, host, duration, out = client_args(sys.argv, "sapp_client")
-    key = load_key(os.environ.get("MTDLAB_SAPP_KEY", ""))
+    key = keys.from_env(keys.SAPP)
     codes = service_codes(s.name for s in scenario.services)
     rate = scenario.sapp_client.rate_per_s if scenario.sapp_client else 10.0
     with open(out, "w") as f:

@@ -6,14 +6,13 @@ the port HMAC(key, i) names, one datagram, answered or not within the timeout.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import sys
 import time
 from pathlib import Path
 
-from .keyed import load_key
+from . import keys
 from .scope import in_scope_or_exit
 from .xhop import exchange_port, request, reply
 
@@ -63,7 +62,7 @@ def main() -> int:
     target, base, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     rate, duration, out = float(sys.argv[4]), float(sys.argv[5]), Path(sys.argv[6])
     ip = in_scope_or_exit(target, "xhop_client")
-    key = load_key(os.environ.get("MTDLAB_XHOP_KEY", ""))
+    key = keys.from_env(keys.XHOP)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     start = time.monotonic()
     with open(out, "w") as f:

@@ -12,13 +12,12 @@ it prints one JSON line of counts, with the kernel's own drop count per port
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sys
 import time
 
-from mtdlab.keyed import load_key
+from mtdlab import keys
 from mtdlab.xhop import exchange_port, parse_request, reply
 
 RCVBUF = 4096        # the kernel doubles it; holds a handful of small datagrams
@@ -39,7 +38,7 @@ def kernel_drops(ports: set[int]) -> dict[int, int]:
 
 def main() -> int:
     base, n, capacity = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-    key = load_key(os.environ["MTDLAB_XHOP_KEY"])
+    key = keys.from_env(keys.XHOP)
     socks = []
     for port in range(base, base + n):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

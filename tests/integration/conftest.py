@@ -12,8 +12,6 @@ import pytest
 from mtdlab import labels
 from mtdlab.lab import Lab
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="session")
 def client():

@@ -8,7 +8,7 @@ import pytest
 
 from mtdlab.console_auth import sign
 from mtdlab.console_client import call
-from mtdlab.keyed import load_key
+from mtdlab import keys
 
 from .conftest import events_of
 
@@ -36,7 +36,7 @@ def lab(make_lab):
     lab = make_lab(SCENARIO)
     lab.wait_for(lambda l: len(events_of(l, "hop.done")) == 2 and events_of(l, "console.started"), "placement", 60)
     lab.url = f"http://127.0.0.1:{lab.ports['console']}"
-    lab.key = load_key(lab.console_key)
+    lab.key = keys.parse(keys.CONSOLE, lab.console_key, "the lab's console key")
     return lab
 
 

@@ -3,7 +3,7 @@
 first 8 bytes mod 99, + 9001) and the grace/lead behaviour."""
 import pytest
 
-from mtdlab.keyed import KeyedSchedule, load_key, slot_of, slot_port
+from mtdlab.keyed import KeyedSchedule, slot_of, slot_port
 from mtdlab.schedule import PortPool
 
 KEY = bytes(range(32))
@@ -40,10 +40,3 @@ def test_client_within_half_grace_always_finds_an_open_port():
             t = i * 0.0137
             assert ks.port_at(t + skew) in ks.answering_at(t, lead_s=1.0)
 
-
-def test_key_loading():
-    assert load_key(" " + KEY.hex() + "\n") == KEY
-    with pytest.raises(ValueError, match="hex"):
-        load_key("not hex")
-    with pytest.raises(ValueError, match="at least 16 bytes"):
-        load_key("00ff")
