@@ -5,8 +5,8 @@ of the n ports of a per-exchange hopping service (mtdlab.xhop).
 
 It knows the port range but not the key, so it cannot tell which port the next exchange
 uses: it picks k of the n ports at random (seeded) and spreads the budget over them.
-Refuses any target outside the lab network; at most MAX_PPS datagrams/s for at most
-MAX_DURATION_S. Prints one JSON line with what it sent.
+Refuses any target outside the lab network, and anything outside mtdlab.limits (flood.budget_pps,
+flooder_s, flood.ns). Prints one JSON line with what it sent.
 """
 from __future__ import annotations
 
@@ -16,19 +16,28 @@ import socket
 import sys
 import time
 
+from mtdlab.limits import LIMITS, LimitError
 from mtdlab.scope import in_scope_or_exit
 
-MAX_PPS = 20000
-MAX_DURATION_S = 120.0
 PAYLOAD = b"F" * 64
+
+
+def check(budget: float, duration: float, n: int, k: int) -> None:
+    """What this flooder accepts: the limits table's (LimitError otherwise)."""
+    LIMITS["flood.budget_pps"].require(budget, "flood")
+    LIMITS["flooder_s"].require(duration, "flood")
+    LIMITS["flood.ns"].require(n, "flood")
+    if not 1 <= k <= n:
+        raise LimitError(f"flood: expected 1 to {n} flooded ports, got {k}")
 
 
 def main() -> int:
     target, base, n, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     budget, duration, seed = float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
-    if not (0 < budget <= MAX_PPS and 0 < duration <= MAX_DURATION_S and 1 <= k <= n):
-        print(f"flood: refusing budget {budget:g} pps for {duration:g} s on {k} of {n} ports "
-              f"(limits {MAX_PPS} pps, {MAX_DURATION_S:g} s)", file=sys.stderr)
+    try:
+        check(budget, duration, n, k)
+    except LimitError as exc:
+        print(f"flood: refusing: {exc}", file=sys.stderr)
         return 2
     ip = in_scope_or_exit(target, "flood")
     rng = random.Random(seed)

@@ -17,6 +17,7 @@ import nmap
 
 from mtdlab import container
 from mtdlab.events import EventLog
+from mtdlab.limits import LIMITS
 from mtdlab.scope import in_scope_or_exit
 
 from .followup import FollowUps
@@ -47,7 +48,8 @@ def main() -> int:
     out = run_dir / "attacker"
     (out / "xml").mkdir(parents=True, exist_ok=True)
     log = EventLog(out / "observations.jsonl")
-    max_s = float(os.environ.get("MTDLAB_ATTACKER_MAX_S") or scenario.duration_s or 3600)
+    max_s = min(float(os.environ.get("MTDLAB_ATTACKER_MAX_S") or scenario.duration_s or LIMITS["duration_s"].high),
+                LIMITS["duration_s"].high)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

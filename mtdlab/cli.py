@@ -111,11 +111,20 @@ def main(argv: list[str] | None = None) -> int:
         def progress(i, total, records):
             failed = sum(not r["ok"] for r in records)
             print(f"load: {i}/{total} sent, {len(records)} answered, {failed} failed", file=sys.stderr, flush=True)
-        result = run_load(loopback_url(args.url), args.rate, args.duration, args.out, progress=progress)
+        from .limits import LimitError
+        try:
+            result = run_load(loopback_url(args.url), args.rate, args.duration, args.out, progress=progress)
+        except LimitError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         print(json.dumps(result, indent=2))
         return 0 if result["failures"] == 0 else 1
     if args.command in ("run", "report"):
         from .lab import LabError
+        from .limits import LIMITS
+        if args.command == "run" and args.duration is not None and LIMITS["duration_s"].check(args.duration):
+            print(f"mtdlab run: --duration: {LIMITS['duration_s'].check(args.duration)}", file=sys.stderr)
+            return 2
         from .report import write_report
         from .run import run_scenario
         from .scenario import ScenarioError

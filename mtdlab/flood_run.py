@@ -19,9 +19,9 @@ from pathlib import Path
 
 from . import keys, labels
 from .lab import Lab, LabError
+from .limits import FLOOD_MARGIN_S as MARGIN_S
 from .wait import Timeout, until
 
-MARGIN_S = 4.0   # the flood runs this much longer than the client, to cover its start
 
 
 def _wait(condition, what: str, timeout: float) -> None:

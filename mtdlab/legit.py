@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .limits import LIMITS
 from .stats import summary
 
-MAX_RATE, MAX_DURATION_S = 500.0, 3600.0
 
 
 def one_request(host: str, port: int, path: str, timeout: float) -> dict:
@@ -39,8 +39,8 @@ def one_request(host: str, port: int, path: str, timeout: float) -> dict:
 
 def run_load(url: str, rate: float, duration: float, out: Path, timeout: float = 5.0,
              progress=None) -> dict:
-    if not 0 < rate <= MAX_RATE or not 0 < duration <= MAX_DURATION_S:
-        raise ValueError(f"rate must be in (0, {MAX_RATE:g}] and duration in (0, {MAX_DURATION_S:g}]")
+    LIMITS["legit.rate_per_s"].require(rate, "mtdlab load")
+    LIMITS["duration_s"].require(duration, "mtdlab load")
     parts = urlsplit(url)
     host, port, path = parts.hostname, parts.port or 80, parts.path or "/"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -36,12 +36,18 @@ def _progress(lab: Lab, out: Path) -> str:
     return f"hops {hops}  sweeps {sweeps}  {clients}"
 
 
+def run_duration(scenario, override: float | None = None) -> float:
+    """How long a run lasts: the override (`--duration`), the scenario's duration_s, or 300 s; a flood
+    scenario's steps set it instead (n values x (step + the flooder's margins + start-up))."""
+    if scenario.flood:
+        return len(scenario.flood.ns) * (scenario.flood.seconds_per_n + 15)
+    return float(override or scenario.duration_s or 300)
+
+
 def run_scenario(path: str | Path, duration: float | None = None, out: Path | None = None,
                  say=print) -> Path:
     scenario = load_scenario(path)
-    duration = float(duration or scenario.duration_s or 300)
-    if scenario.flood:   # the steps set the length: n values x (step + the flooder's margins + start-up)
-        duration = len(scenario.flood.ns) * (scenario.flood.seconds_per_n + 15)
+    duration = run_duration(scenario, duration)
     out = Path(out or Path("runs") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and any(out.iterdir()):
         raise LabError(f"{out} is not empty; a run folder holds one run")

@@ -15,6 +15,7 @@ import yaml
 
 from . import banners
 from .catalog import SERVICE_KINDS
+from .limits import LIMITS
 from .schedule import IntervalLaw, PortPool
 from .yamlsafe import YamlError, load_nodes, plain
 
@@ -174,15 +175,15 @@ class _Reader:
             self.fail(node, self.path(name), f"{expected}, got {value!r}")
         return value
 
-    def number(self, name: str, default=None, required=False, positive=True, minimum=None):
+    def bounded(self, name: str, limit: str, default=None, required=False):
+        """A number within its limit in mtdlab.limits (finite, in range; whole where it must be)."""
         value = self.scalar(name, (int, float), "expected a number", default, required)
         if value is None:
             return None
-        if positive and value <= 0:
-            self.fail(self.items[name][1], self.path(name), f"expected a number > 0, got {value!r}")
-        if minimum is not None and value < minimum:
-            self.fail(self.items[name][1], self.path(name), f"expected a number >= {minimum}, got {value!r}")
-        return float(value)
+        problem = LIMITS[limit].check(value)
+        if problem:
+            self.fail(self.items[name][1] if name in self.items else self.node, self.path(name), problem)
+        return int(value) if LIMITS[limit].whole else float(value)
 
     def child(self, name: str, required: bool = True) -> Optional["_Reader"]:
         node = self.node_of(name, required)
@@ -217,7 +218,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         root.fail(root.items["name"][1], "name", f"expected lowercase letters, digits and '-' (starting with a letter, at most 31), got {name!r}")
     root.scalar("description", (str,), "expected text")
     seed = root.scalar("seed", (int,), "expected a whole number", required=True)
-    duration = root.number("duration_s")
+    duration = root.bounded("duration_s", "duration_s")
     target = root.child("target")
     services = _services(target)
     sapp = _sapp(target.child("sapp", required=False), services)
@@ -253,9 +254,7 @@ def _services(target: _Reader) -> tuple[Service, ...]:
         kind = r.scalar("kind", (str,), "expected a service kind", required=True)
         if kind not in SERVICE_KINDS:
             r.fail(r.items["kind"][1], r.path("kind"), f"expected one of {', '.join(SERVICE_KINDS)}, got {kind!r}")
-        proxy_port = r.scalar("proxy_port", (int,), "expected a port number", default=SERVICE_KINDS[kind].proxy_port)
-        if not 1024 <= proxy_port <= 65535:
-            r.fail(r.items["proxy_port"][1], r.path("proxy_port"), f"expected a port from 1024 to 65535, got {proxy_port}")
+        proxy_port = r.bounded("proxy_port", "port", default=SERVICE_KINDS[kind].proxy_port)
         if proxy_port in proxy_ports:
             r.fail(r.items.get("proxy_port", (None, item))[1], r.path("proxy_port"),
                    f"proxy port {proxy_port} is already used by service {proxy_ports[proxy_port]!r}")
@@ -270,9 +269,7 @@ def _sapp(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Sapp]
     if r is None:
         return None
     r.only("port")
-    port = r.scalar("port", (int,), "expected a port number", required=True)
-    if not 1024 <= port <= 65535:
-        r.fail(r.items["port"][1], r.path("port"), f"expected a port from 1024 to 65535, got {port}")
+    port = r.bounded("port", "port", required=True)
     for s in services:
         if port in s.hop.pool.ports:
             r.fail(r.items["port"][1], r.path("port"), f"port {port} is in the hop pool of service {s.name!r}; "
@@ -288,10 +285,7 @@ def _sapp_client(r: Optional[_Reader], sapp: Optional[Sapp]) -> Optional[SappCli
     if sapp is None:
         r.fail(r.node, r.key, "needs target.sapp: there is no gateway to go through")
     r.only("rate_per_s")
-    rate = r.number("rate_per_s", default=10.0)
-    if rate > 200:
-        r.fail(r.items["rate_per_s"][1], r.path("rate_per_s"), f"expected at most 200 connections/s, got {rate:g}")
-    return SappClient(rate)
+    return SappClient(r.bounded("rate_per_s", "sapp_client.rate_per_s", default=10.0))
 
 
 def _flood(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Flood]:
@@ -304,19 +298,16 @@ def _flood(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Floo
     ns = []
     for item in node.value:
         v = plain(item) if isinstance(item, yaml.ScalarNode) else None
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 128 or v in ns:
-            r.fail(item, r.path("ns"), f"expected distinct whole numbers from 1 to 128, got {v!r}")
+        if LIMITS["flood.ns"].check(v) or v in ns:
+            r.fail(item, r.path("ns"), f"expected distinct whole numbers from 1 to {LIMITS['flood.ns'].high:g}, got {v!r}")
         ns.append(v)
     flooded = r.scalar("flooded", (str, int), "expected all or a whole number of ports", default="all")
     if flooded != "all" and (isinstance(flooded, str) or flooded < 1):
         r.fail(r.items["flooded"][1], r.path("flooded"), f"expected all or a whole number >= 1, got {flooded!r}")
-    limits = {"budget_pps": 20000, "capacity_pps": 10000, "seconds_per_n": 120, "client_rate_per_s": 500}
-    values = {}
-    for key, default in (("budget_pps", 2000), ("capacity_pps", 100), ("seconds_per_n", 20), ("client_rate_per_s", 50)):
-        values[key] = r.number(key, default=default)
-        if values[key] > limits[key]:
-            r.fail(r.items[key][1], r.path(key), f"expected at most {limits[key]}, got {values[key]:g}")
-    base = r.scalar("base_port", (int,), "expected a port number", default=30000)
+    values = {key: r.bounded(key, f"flood.{key}", default=default)
+              for key, default in (("budget_pps", 2000), ("capacity_pps", 100), ("seconds_per_n", 20),
+                                   ("client_rate_per_s", 50))}
+    base = r.bounded("base_port", "port", default=30000)
     last = base + max(ns) - 1
     if not 1024 <= base or last > 65535:
         r.fail(r.items.get("base_port", (None, r.node))[1], r.path("base_port"),
@@ -372,17 +363,20 @@ def _interval(r: _Reader) -> IntervalLaw:
             v = plain(item) if isinstance(item, yaml.ScalarNode) else None
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 r.fail(item, r.path("values_s"), f"expected intervals > 0 seconds, got {v!r}")
+            problem = LIMITS["interval_s"].check(v)
+            if problem:
+                r.fail(item, r.path("values_s"), problem)
             values.append(float(v))
         return IntervalLaw("choice", values_s=tuple(values))
     if law == "keyed":
-        slot = r.number("slot_s", required=True)
-        grace = r.number("grace_s", default=0.0, positive=False, minimum=0)
-        lead = r.number("lead_s", default=1.0)
+        slot = r.bounded("slot_s", "interval_s", required=True)
+        grace = r.bounded("grace_s", "keyed.grace_s", default=0.0)
+        lead = r.bounded("lead_s", "keyed.lead_s", default=1.0)
         for name, value in (("grace_s", grace), ("lead_s", lead)):
             if value >= slot / 2:
                 r.fail(r.items[name][1], r.path(name), f"expected less than half of slot_s ({slot:g}), got {value:g}")
         return IntervalLaw("keyed", period_s=slot, grace_s=grace, lead_s=lead)
-    values = {f: r.number(f, required=True) for f in fields[law]}
+    values = {f: r.bounded(f, "interval_s", required=True) for f in fields[law]}
     if law == "uniform" and values["low_s"] >= values["high_s"]:
         r.fail(r.items["high_s"][1], r.path("high_s"), f"expected high_s greater than low_s ({values['low_s']:g})")
     return IntervalLaw(law, **values)
@@ -455,12 +449,10 @@ def _attacker(r: Optional[_Reader]) -> Optional[AttackerPlan]:
     timing = r.scalar("timing", (str,), "expected an nmap timing template", default="T4")
     if timing not in TIMINGS:
         r.fail(r.items["timing"][1], r.path("timing"), f"expected one of {', '.join(TIMINGS)}, got {timing!r}")
-    pause = r.number("pause_s", default=1.0, positive=False, minimum=0)
+    pause = r.bounded("pause_s", "attacker.pause_s", default=1.0)
     version_scan = r.scalar("version_scan", (bool,), "expected true or false", default=True)
-    act_delay = r.number("act_delay_s", positive=False, minimum=0)
-    max_sweeps = r.scalar("max_sweeps", (int,), "expected a whole number", default=10000)
-    if not 1 <= max_sweeps <= 100000:
-        r.fail(r.items["max_sweeps"][1], r.path("max_sweeps"), f"expected 1 to 100000, got {max_sweeps}")
+    act_delay = r.bounded("act_delay_s", "attacker.act_delay_s")
+    max_sweeps = r.bounded("max_sweeps", "attacker.max_sweeps", default=10000)
     return AttackerPlan(ports, timing, pause, version_scan, act_delay, max_sweeps)
 
 
@@ -468,10 +460,7 @@ def _legit(r: Optional[_Reader]) -> Optional[LegitLoad]:
     if r is None:
         return None
     r.only("rate_per_s")
-    rate = r.number("rate_per_s", required=True)
-    if rate > 500:
-        r.fail(r.items["rate_per_s"][1], r.path("rate_per_s"), f"expected at most 500 requests/s, got {rate:g}")
-    return LegitLoad(rate)
+    return LegitLoad(r.bounded("rate_per_s", "legit.rate_per_s", required=True))
 
 
 def _direct(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[DirectClient]:
@@ -496,10 +485,7 @@ def _direct(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Dir
                 r.fail(item, r.path("skews_s"), f"expected a number of seconds, got {v!r}")
             skews.append(float(v))
         skews = tuple(skews)
-    rate = r.number("rate_per_s", default=10.0)
-    if rate > 200:
-        r.fail(r.items["rate_per_s"][1], r.path("rate_per_s"), f"expected at most 200 requests/s, got {rate:g}")
-    return DirectClient(name, skews, rate)
+    return DirectClient(name, skews, r.bounded("rate_per_s", "direct_client.rate_per_s", default=10.0))
 
 
 def parse_interval(text: str, file: str = "<console>") -> IntervalLaw:

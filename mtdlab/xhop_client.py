@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from . import keys
+from .limits import LIMITS, LimitError
 from .scope import in_scope_or_exit
 from .xhop import exchange_port, request, reply
 
@@ -58,9 +59,20 @@ class Exchanges:
         self.out.write(json.dumps(record) + "\n")
 
 
+def check(n: int, rate: float, duration: float) -> None:
+    LIMITS["flood.ns"].require(n, "xhop_client")
+    LIMITS["flood.client_rate_per_s"].require(rate, "xhop_client")
+    LIMITS["flood.seconds_per_n"].require(duration, "xhop_client")
+
+
 def main() -> int:
     target, base, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     rate, duration, out = float(sys.argv[4]), float(sys.argv[5]), Path(sys.argv[6])
+    try:
+        check(n, rate, duration)
+    except LimitError as exc:
+        print(f"xhop_client: refusing: {exc}", file=sys.stderr)
+        return 2
     ip = in_scope_or_exit(target, "xhop_client")
     key = keys.from_env(keys.XHOP)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

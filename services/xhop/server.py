@@ -18,6 +18,7 @@ import sys
 import time
 
 from mtdlab import keys
+from mtdlab.limits import LIMITS, LimitError
 from mtdlab.xhop import exchange_port, parse_request, reply
 
 RCVBUF = 4096        # the kernel doubles it; holds a handful of small datagrams
@@ -36,8 +37,20 @@ def kernel_drops(ports: set[int]) -> dict[int, int]:
     return drops
 
 
+def check(base: int, n: int, capacity: float) -> None:
+    LIMITS["port"].require(base, "xhop")
+    LIMITS["port"].require(base + n - 1, "xhop")
+    LIMITS["flood.ns"].require(n, "xhop")
+    LIMITS["flood.capacity_pps"].require(capacity, "xhop")
+
+
 def main() -> int:
     base, n, capacity = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    try:
+        check(base, n, capacity)
+    except LimitError as exc:
+        print(f"xhop: refusing: {exc}", file=sys.stderr)
+        return 2
     key = keys.from_env(keys.XHOP)
     socks = []
     for port in range(base, base + n):

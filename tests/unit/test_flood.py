@@ -64,7 +64,7 @@ def test_flood_section():
 @pytest.mark.parametrize("old, new, expected", [
     ("ns: [1, 4, 16]", "ns: [0, 4]", "flood.ns: expected distinct whole numbers from 1 to 128, got 0"),
     ("ns: [1, 4, 16]", "ns: [4, 4]", "flood.ns: expected distinct whole numbers from 1 to 128, got 4"),
-    ("budget_pps: 1000", "budget_pps: 50000", "flood.budget_pps: expected at most 20000, got 50000"),
+    ("budget_pps: 1000", "budget_pps: 50000", "flood.budget_pps: expected at most 20000 datagrams/s, got 50000"),
     ("base_port: 30000", "base_port: 9050", "flood.base_port: ports 9050-9065 overlap the hop pool of service 'web'"),
     ("base_port: 30000", "base_port: 65530", "flood.base_port: expected ports 65530-65545 to lie within 1024-65535"),
     ("flooded: 2", "flooded: some", "flood.flooded: expected all or a whole number >= 1, got 'some'"),
