@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
-import time
 
-from mtdlab import labels
+from mtdlab import keys, labels
+from mtdlab.launch import start_in_namespace
 from mtdlab.probes import NotReady
+from mtdlab.wait import PortOpen, Timeout, wait_for
 
 from .proxy import ProxyConfigError
 
@@ -33,10 +33,9 @@ class Gateway:
     @classmethod
     def start(cls, client, image: str, target, lab: str, run_id: str, port: int, key_hex: str,
               codes: dict[str, int]) -> "Gateway":
-        container = client.containers.run(
-            image, ["python3", "-m", "gateway.main"], name=f"{lab}-sapp-{secrets.token_hex(3)}", detach=True,
-            network_mode=f"container:{target.id}",
-            environment={"MTDLAB_SAPP_KEY": key_hex, "MTDLAB_SAPP_PORT": str(port),
+        container = start_in_namespace(
+            client, image, ["python3", "-m", "gateway.main"], name=f"{lab}-sapp-{secrets.token_hex(3)}", target=target,
+            environment={keys.SAPP.env: key_hex, "MTDLAB_SAPP_PORT": str(port),
                          "MTDLAB_SAPP_CODES": json.dumps({str(c): name for name, c in codes.items()})},
             labels=labels.gateway_labels(lab, run_id, port))
         return cls(container, port)
@@ -44,16 +43,11 @@ class Gateway:
     def wait_listening(self, target_ip: str, timeout: float = 30.0) -> None:
         """Accepting on the target's address, from the lab network (a connection without a
         preamble is dropped by the gateway, which is all this needs)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                socket.create_connection((target_ip, self.port), timeout=1).close()
-                return
-            except OSError as exc:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"SAPP gateway not accepting on {target_ip}:{self.port}: {exc}; "
-                                       f"logs: {self.container.logs(tail=5).decode(errors='replace')}")
-                time.sleep(0.1)
+        try:
+            wait_for(PortOpen(target_ip, self.port, f"SAPP gateway accepting on {target_ip}:{self.port}",
+                              logs=lambda: self.container.logs(tail=5).decode(errors="replace")), timeout, interval=0.1)
+        except Timeout as exc:
+            raise RuntimeError(str(exc)) from None
 
     def _ctl(self, *args: str) -> tuple[int, dict]:
         result = self.container.exec_run([*CTL, *args])
@@ -63,7 +57,9 @@ class Gateway:
         except (ValueError, IndexError):
             return result.exit_code, {"output": out[-500:]}
 
-    def wait_ready(self, probe: str, port: int, timeout: float, expect: str) -> tuple[str, int]:
+    def wait_ready(self, probe: str, port: int, timeout: float, alive, expect: str) -> tuple[str, int]:
+        """Readiness checked inside the target's namespace, where the services listen (the gateway's
+        ctl polls there; alive is not needed)."""
         code, answer = self._ctl("ready", probe, str(port), str(timeout), expect)
         if code != 0:
             raise NotReady(answer.get("reason") or str(answer))

@@ -27,11 +27,11 @@ from mtdlab.banners import BannerPicker
 from mtdlab.catalog import SERVICE_KINDS
 from mtdlab.events import EventLog
 from mtdlab.keyed import KeyedSchedule, slot_of, slot_port
-from mtdlab.probes import NotReady, wait_ready
+from mtdlab.probes import NotReady
 from mtdlab.scenario import Service
 from mtdlab.schedule import HopSchedule
 
-from .instances import Instances, remove
+from .instances import Instances, OverLabNetwork, remove
 from .nginx_conf import Route
 from .proxy import Proxy, ProxyConfigError
 
@@ -124,7 +124,7 @@ class Control:
 
 class Hopper:
     def __init__(self, service: Service, seed: int, instances: Instances, proxy: Proxy, routes: RouteTable,
-                 ports: PortBook, truth: EventLog, target_ip: str, stop: threading.Event, ready=None):
+                 ports: PortBook, truth: EventLog, target_ip: str, stop: threading.Event, readiness=None):
         self.service, self.kind = service, SERVICE_KINDS[service.kind]
         self.schedule = HopSchedule(seed, service.name, service.hop.interval, service.hop.pool)
         self.instances, self.proxy, self.routes, self.ports = instances, proxy, routes, ports
@@ -134,8 +134,7 @@ class Hopper:
         self.current: Placement | None = None
         # How readiness is checked: from the controller over the lab network, or (SAPP, loopback-only
         # services) by the gateway inside the target's namespace.
-        self.ready = ready or (lambda probe, port, timeout, alive, expect:
-                               wait_ready(probe, self.target_ip, port, timeout, alive=alive, expect=expect))
+        self.readiness = readiness or OverLabNetwork(target_ip)
 
     def set_law(self, law) -> None:
         """From the console: the next interval is drawn from this law (the current one stands)."""
@@ -232,8 +231,8 @@ class Hopper:
                 self.truth.write("hop.instance_started", service=self.service.name, hop=hop, port=port,
                                  container=container.id, attempt=attempt, banner=banner[0] if banner else None,
                                  banner_product=banner[1] if banner else None)
-                answer, probes = self.ready(self.kind.probe, port, READY_TIMEOUT_S,
-                                            lambda: Instances.running(container), container.name)
+                answer, probes = self.readiness.wait_ready(self.kind.probe, port, READY_TIMEOUT_S,
+                                                           lambda: Instances.running(container), container.name)
                 self.truth.write("hop.ready", service=self.service.name, hop=hop, port=port,
                                  container=container.id, attempt=attempt, probes=probes, answer=answer)
                 return Placement(container, port, hop)

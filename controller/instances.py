@@ -1,8 +1,8 @@
 """Service instances: one fresh container per placement, inside the target's network namespace.
 
-Each instance joins the target holder's network namespace (network_mode container:...),
-so every service of a target answers on the target's one IP, as on a real host. Nothing is
-published on the host. Every instance carries ownership labels for cleanup after a crash.
+Each instance is started by mtdlab.launch in the target holder's network namespace, so every
+service of a target answers on the target's one IP, as on a real host, and carries ownership
+labels for cleanup after a crash.
 """
 from __future__ import annotations
 
@@ -13,6 +13,19 @@ from docker.errors import APIError, NotFound
 
 from mtdlab import labels
 from mtdlab.catalog import SERVICE_KINDS
+from mtdlab.launch import start_in_namespace
+from mtdlab.probes import wait_ready
+
+
+class OverLabNetwork:
+    """Readiness checked from the controller over the lab network, on the target's address (the
+    SAPP gateway checks inside the target's namespace instead: Gateway.wait_ready)."""
+
+    def __init__(self, target_ip: str):
+        self.target_ip = target_ip
+
+    def wait_ready(self, probe: str, port: int, timeout: float, alive, expect: str) -> tuple[str, int]:
+        return wait_ready(probe, self.target_ip, port, timeout, alive=alive, expect=expect)
 
 
 class Instances:
@@ -28,15 +41,9 @@ class Instances:
             env["MTDLAB_BIND"] = self.bind
         if banner:
             env["MTDLAB_BANNER"] = banner  # a replacement banner (seed 000's banner modes)
-        return self.client.containers.run(
-            self.image, SERVICE_KINDS[kind].command(port), name=name, detach=True,
-            network_mode=f"container:{self.target.id}",
-            # docker-init as PID 1 reaps and forwards signals: vsftpd as PID 1 segfaulted after a
-            # few dozen quick connections here, and ignored SIGTERM (every stop waited 5 s).
-            init=True,
-            environment=env,
-            labels=labels.instance_labels(self.lab, self.run_id, service, port),
-        )
+        return start_in_namespace(self.client, self.image, SERVICE_KINDS[kind].command(port), name=name,
+                                  target=self.target, environment=env,
+                                  labels=labels.instance_labels(self.lab, self.run_id, service, port))
 
     @staticmethod
     def running(container) -> bool:

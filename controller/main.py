@@ -124,13 +124,12 @@ def main() -> int:
         until(lambda: proxy.live_generation() is not None, "proxy status port", 30, interval=0.1)
     except Timeout as exc:
         raise SystemExit(f"controller: {exc}")
-    front, ready, gateway = proxy, None, None
+    front, readiness, gateway = proxy, None, None
     if scenario.sapp:
         # Seed 000's one port for all: the gateway, not nginx, is what each hop switches, and
         # readiness is checked inside the target's namespace, where the services listen.
         gateway = start_gateway(client, me, target, target_ip, lab, run_id, scenario, sapp_key, truth)
-        front = gateway
-        ready = (lambda probe, port, timeout, alive, expect: gateway.wait_ready(probe, port, timeout, expect))
+        front = readiness = gateway
 
     stop = threading.Event()
     failure: list[BaseException] = []
@@ -138,7 +137,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     routes, ports = RouteTable(), PortBook()
     hoppers = [(KeyedHopper if s.hop.interval.law == "keyed" else Hopper)(
-                   s, scenario.seed, instances, front, routes, ports, truth, target_ip, stop, ready=ready,
+                   s, scenario.seed, instances, front, routes, ports, truth, target_ip, stop, readiness=readiness,
                    **({"key": key} if s.hop.interval.law == "keyed" else {}))
                for s in scenario.services]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from pathlib import Path
+
+from mtdlab.wait import Condition, Timeout, wait_for
 
 from .nginx_conf import STATUS_PORT, Route, render
 
@@ -70,16 +71,16 @@ class Proxy:
             return None
 
     def confirm_live(self, gen: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while (live := self.live_generation()) != gen:
-            if time.monotonic() > deadline:
-                raise ProxyConfigError(f"generation {gen} not live after {timeout:g} s (proxy serves {live})")
-            time.sleep(0.02)
+        try:
+            wait_for(Condition(lambda: self.live_generation() == gen, f"nginx generation {gen} live",
+                               logs=lambda: f"proxy serves {self.live_generation()}"), timeout, interval=0.02)
+        except Timeout as exc:
+            raise ProxyConfigError(str(exc)) from None
 
     def drain(self, old_workers: set[int], timeout: float = 15.0) -> None:
         """Wait until the workers of the previous configuration have all exited."""
-        deadline = time.monotonic() + timeout
-        while old_workers & self.workers():
-            if time.monotonic() > deadline:
-                raise ProxyConfigError(f"old nginx workers {sorted(old_workers & self.workers())} still running after {timeout:g} s")
-            time.sleep(0.05)
+        try:
+            wait_for(Condition(lambda: not old_workers & self.workers(), f"old nginx workers {sorted(old_workers)} gone",
+                               logs=lambda: f"still running: {sorted(old_workers & self.workers())}"), timeout)
+        except Timeout as exc:
+            raise ProxyConfigError(str(exc)) from None

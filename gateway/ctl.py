@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from mtdlab.probes import NotReady, wait_ready
+from mtdlab.wait import Condition, Timeout, wait_for
 
 from .state import read_map, write_map
 
@@ -48,16 +48,15 @@ def main(argv: list[str]) -> int:
         return 0
     if cmd == "drained":
         timeout, ports = float(argv[1]), {int(p) for p in argv[2:]}
-        deadline = time.monotonic() + timeout
-        while True:
-            left = ports & set(established_ports(Path("/proc/net/tcp").read_text()))
-            if not left:
-                print(json.dumps({"drained": True}))
-                return 0
-            if time.monotonic() > deadline:
-                print(json.dumps({"drained": False, "busy_ports": sorted(left)}))
-                return 1
-            time.sleep(0.05)
+        def busy() -> set[int]:
+            return ports & set(established_ports(Path("/proc/net/tcp").read_text()))
+        try:
+            wait_for(Condition(lambda: not busy(), f"connections to {sorted(ports)} ended"), timeout)
+        except Timeout:
+            print(json.dumps({"drained": False, "busy_ports": sorted(busy())}))
+            return 1
+        print(json.dumps({"drained": True}))
+        return 0
     print(f"gateway.ctl: unknown command {cmd!r}", file=sys.stderr)
     return 2
 

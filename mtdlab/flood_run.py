@@ -19,14 +19,15 @@ from pathlib import Path
 
 from . import keys, labels
 from .lab import Lab, LabError
+from .launch import start_in_namespace
 from .limits import FLOOD_MARGIN_S as MARGIN_S
-from .wait import Timeout, until
+from .wait import Condition, LogLine, Timeout, wait_for
 
 
 
-def _wait(condition, what: str, timeout: float) -> None:
+def _wait(strategy, timeout: float) -> None:
     try:
-        until(condition, what, timeout)
+        wait_for(strategy, timeout)
     except Timeout as exc:
         raise LabError(f"flood: {exc}") from None
 
@@ -43,14 +44,13 @@ def run_flood(lab: Lab, scenario, out: Path, say=print) -> None:
     for step, n in enumerate(plan.ns):
         k = plan.k(n)
         say(f"flood: n={n}: {plan.budget_pps:g} datagrams/s over {k} of {n} ports for {plan.seconds_per_n:g} s")
-        server = client.containers.run(
-            controller.image.id, ["python3", "-m", "services.xhop.server", str(plan.base_port), str(n),
-                                  str(plan.capacity_pps)],
-            name=f"{lab.name}-xhop-n{n}-{secrets.token_hex(3)}", detach=True, init=True,
-            network_mode=f"container:{target.id}", environment={keys.XHOP.env: key},
+        server = start_in_namespace(
+            client, controller.image.id, ["python3", "-m", "services.xhop.server", str(plan.base_port), str(n),
+                                          str(plan.capacity_pps)],
+            name=f"{lab.name}-xhop-n{n}-{secrets.token_hex(3)}", target=target, environment={keys.XHOP.env: key},
             labels=labels.instance_labels(lab.name, "flood", "xhop", plan.base_port))
         try:
-            _wait(lambda: b"xhop.listening" in server.logs(), "the xhop service listening", 30)
+            _wait(LogLine(server, "xhop.listening", "the xhop service listening"), 30)
             flood_result: dict = {}
 
             def flood():
@@ -61,7 +61,7 @@ def run_flood(lab: Lab, scenario, out: Path, say=print) -> None:
 
             flooder = threading.Thread(target=flood, name=f"flood-n{n}", daemon=True)
             flooder.start()
-            _wait(lambda: _flooder_running(client, lab.name) or not flooder.is_alive(), "the flooder running", 60)
+            _wait(Condition(lambda: _flooder_running(client, lab.name) or not flooder.is_alive(), "the flooder running"), 60)
             if not flooder.is_alive():
                 raise LabError(f"flood: the flooder ended before it began: {flood_result}")
             result = controller.exec_run(

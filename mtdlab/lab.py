@@ -11,12 +11,12 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from functools import lru_cache
 from pathlib import Path
 
 from . import keys, labels
 from .events import read_events
+from .wait import Condition, Timeout, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "compose.yaml"
@@ -89,15 +89,12 @@ class Lab:
 
     def wait_for(self, condition, what: str, timeout: float, interval: float = 0.2):
         """Poll condition(lab) until it returns something truthy; LabError after timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = condition(self)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise LabError(f"lab {self.name}: {what} not seen after {timeout:g} s; "
-                               f"controller says: {self.logs('controller')[-1500:]}")
-            time.sleep(interval)
+        try:
+            return wait_for(Condition(lambda: condition(self), what,
+                                      logs=lambda: "controller says: " + self.logs("controller")[-1500:]),
+                            timeout, interval)
+        except Timeout as exc:
+            raise LabError(f"lab {self.name}: {exc}") from None
 
     def logs(self, service: str) -> str:
         return self.compose("logs", "--no-color", service, check=False).stdout

@@ -8,6 +8,8 @@ from __future__ import annotations
 import socket
 import time
 
+from .wait import NotYet, Strategy, Timeout, wait_for
+
 
 class NotReady(Exception):
     pass
@@ -77,24 +79,32 @@ def _read_until(sock: socket.socket, marker: bytes, timeout: float) -> bytes:
     return data
 
 
+class ProtocolAnswers(Strategy):
+    """Readiness: the service answers its own protocol on the port (HTTP 200 naming the instance,
+    an SSH or FTP greeting, Redis +PONG). alive() is asked between attempts, so a crashed
+    instance fails fast instead of using up the whole timeout."""
+
+    def __init__(self, probe: str, host: str, port: int, expect: str | None = None, alive=lambda: True):
+        self.check_once, self.host, self.port, self.expect, self.alive = PROBES[probe], host, port, expect, alive
+        self.what = f"{probe} answering on {host}:{port}"
+        self.attempts = 0
+
+    def check(self, left: float) -> str:
+        self.attempts += 1
+        try:
+            return self.check_once(self.host, self.port, timeout=min(2.0, max(0.2, left)), expect=self.expect)
+        except (OSError, NotReady) as exc:
+            raise NotYet(f"{type(exc).__name__}: {exc}") from None
+
+    def gave_up(self) -> str | None:
+        return None if self.alive() else "the instance exited before it was ready"
+
+
 def wait_ready(probe: str, host: str, port: int, timeout: float, alive=lambda: True,
                interval: float = 0.05, expect: str | None = None) -> tuple[str, int]:
-    """Poll until the probe succeeds; return (answer, attempts).
-
-    alive() is asked between attempts, so a crashed instance fails fast instead of
-    using up the whole timeout. Raises NotReady with the last error.
-    """
-    check = PROBES[probe]
-    deadline = time.monotonic() + timeout
-    attempts, last = 0, "no attempt"
-    while True:
-        attempts += 1
-        try:
-            return check(host, port, timeout=min(2.0, max(0.2, deadline - time.monotonic())), expect=expect), attempts
-        except (OSError, NotReady) as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        if time.monotonic() >= deadline:
-            raise NotReady(f"not ready after {timeout:g} s ({attempts} attempts): {last}")
-        if not alive():
-            raise NotReady(f"the instance exited before it was ready ({last})")
-        time.sleep(interval)
+    """Poll until the probe succeeds; return (answer, attempts). Raises NotReady naming why not."""
+    strategy = ProtocolAnswers(probe, host, port, expect, alive)
+    try:
+        return wait_for(strategy, timeout, interval), strategy.attempts
+    except Timeout as exc:
+        raise NotReady(str(exc)) from None
