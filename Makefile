@@ -30,7 +30,7 @@ demo: images down
 	@mkdir -p runs/demo && rm -rf runs/demo/* && echo "runs/demo: truth log and attacker logs of this demo"
 	@umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' > runs/demo/console.key
 	MTDLAB_WEB_PORT=$(DEMO_PORT) MTDLAB_CONSOLE_KEY=$$(cat runs/demo/console.key) $(COMPOSE) up -d
-	@python3 -m mtdlab.wait http://127.0.0.1:$(DEMO_PORT)/ 90
+	@python3 -m mtdlab.contract.wait http://127.0.0.1:$(DEMO_PORT)/ 90
 	@echo
 	@echo "mtdlab demo is up:   http://127.0.0.1:$(DEMO_PORT)/  (ssh on 127.0.0.1:2222, redis on 127.0.0.1:16379)"
 	@echo "watch hops:          tail -f runs/demo/truth.jsonl   or   $(COMPOSE) logs -f controller attacker"
@@ -44,8 +44,8 @@ down:
 	@$(COMPOSE) down -v --remove-orphans 2>&1 | grep -v '^Network .* not found' || true
 
 demo-verify: .venv/stamp demo
-	$(PY) -m mtdlab.cli load http://127.0.0.1:$(DEMO_PORT)/ --rate 25 --duration 180 --out runs/demo/legit.jsonl
-	$(PY) -m mtdlab.cli check runs/demo --min-hops 10
+	$(PY) -m mtdlab.host.cli load http://127.0.0.1:$(DEMO_PORT)/ --rate 25 --duration 180 --out runs/demo/legit.jsonl
+	$(PY) -m mtdlab.host.cli check runs/demo --min-hops 10
 
 test: .venv/stamp images
 	$(PY) -m pytest -v -p no:cacheprovider tests
@@ -60,16 +60,16 @@ bench: .venv/stamp images
 	$(PY) bench/hops.py --out bench/results/hops.json
 
 coverage: .venv/stamp
-	$(PY) -m mtdlab.cli coverage --sims 1000 --out runs/coverage.json
+	$(PY) -m mtdlab.host.cli coverage --sims 1000 --out runs/coverage.json
 
 run: .venv/stamp images
-	$(PY) -m mtdlab.cli run scenarios/$(S).yaml $(if $(DURATION),--duration $(DURATION))
+	$(PY) -m mtdlab.host.cli run scenarios/$(S).yaml $(if $(DURATION),--duration $(DURATION))
 
 # Runs one after the other: side by side they would share the two cores and skew each other.
 reports: .venv/stamp images
 	rm -rf runs/reports && mkdir -p runs/reports
-	for s in $(SCENARIOS); do $(PY) -m mtdlab.cli run scenarios/$$s.yaml --out runs/reports/$$s || exit 1; done
-	$(PY) -m mtdlab.cli compare $(addprefix runs/reports/,$(SCENARIOS)) --out runs/reports/index.html
+	for s in $(SCENARIOS); do $(PY) -m mtdlab.host.cli run scenarios/$$s.yaml --out runs/reports/$$s || exit 1; done
+	$(PY) -m mtdlab.host.cli compare $(addprefix runs/reports/,$(SCENARIOS)) --out runs/reports/index.html
 
 clean: down
 	rm -rf .venv

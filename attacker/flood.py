@@ -1,11 +1,11 @@
 """The flooder of the flooding experiment: a bounded budget of UDP datagrams spread over k
-of the n ports of a per-exchange hopping service (mtdlab.xhop).
+of the n ports of a per-exchange hopping service (mtdlab.contract.xhop).
 
     python3 -m attacker.flood TARGET BASE N K BUDGET_PPS DURATION_S SEED
 
 It knows the port range but not the key, so it cannot tell which port the next exchange
 uses: it picks k of the n ports at random (seeded) and spreads the budget over them.
-Refuses any target outside the lab network, and anything outside mtdlab.limits (flood.budget_pps,
+Refuses any target outside the lab network, and anything outside mtdlab.contract.limits (flood.budget_pps,
 flooder_s, flood.ns). Prints one JSON line with what it sent.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import socket
 import sys
 import time
 
-from mtdlab.limits import LIMITS, LimitError
-from mtdlab.scope import in_scope_or_exit
+from mtdlab.contract.limits import LIMITS, LimitError
+from mtdlab.contract.scope import in_scope_or_exit
 
 PAYLOAD = b"F" * 64
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import nmap
 
-from mtdlab import container
-from mtdlab.events import EventLog
-from mtdlab.limits import LIMITS
-from mtdlab.scope import in_scope_or_exit
+from mtdlab.inlab import container
+from mtdlab.contract.events import EventLog
+from mtdlab.contract.limits import LIMITS
+from mtdlab.contract.scope import in_scope_or_exit
 
 from .followup import FollowUps
 from .observe import observations, open_ports

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mtdlab.hoplatency import phase_summary  # noqa: E402
-from mtdlab.lab import Lab  # noqa: E402
-from mtdlab.stats import percentile, summary  # noqa: E402
+from mtdlab.analysis.hoplatency import phase_summary  # noqa: E402
+from mtdlab.host.lab import Lab  # noqa: E402
+from mtdlab.contract.stats import percentile, summary  # noqa: E402
 
 HOPPING = """
 name: bench-hops

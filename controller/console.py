@@ -1,6 +1,6 @@
 """The management console (seed 000): an HTTP API on the management network only.
 
-Every request must be signed (mtdlab/console_auth.py); anything else gets 401 and changes
+Every request must be signed (mtdlab/contract/console_auth.py); anything else gets 401 and changes
 nothing. Endpoints (JSON):
   GET  /map                         each service's current port, hop, policy, paused
   POST /config {"service", "interval"?, "paused"?}   new interval law from the next hop on; pause/resume
@@ -15,8 +15,8 @@ import threading
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from mtdlab.console_auth import Verifier
-from mtdlab.scenario import ScenarioError, parse_interval
+from mtdlab.contract.console_auth import Verifier
+from mtdlab.contract.scenario import ScenarioError, parse_interval
 
 CONSOLE_PORT = 7000
 

@@ -12,10 +12,10 @@ import json
 import secrets
 import threading
 
-from mtdlab import keys, labels
-from mtdlab.launch import start_in_namespace
-from mtdlab.probes import NotReady
-from mtdlab.wait import PortOpen, Timeout, wait_for
+from mtdlab.contract import keys, labels
+from mtdlab.inlab.launch import start_in_namespace
+from mtdlab.inlab.probes import NotReady
+from mtdlab.contract.wait import PortOpen, Timeout, wait_for
 
 from .proxy import ProxyConfigError
 

@@ -23,13 +23,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from mtdlab.banners import BannerPicker
-from mtdlab.catalog import SERVICE_KINDS
-from mtdlab.events import EventLog
-from mtdlab.keyed import KeyedSchedule, slot_of, slot_port
-from mtdlab.probes import NotReady
-from mtdlab.scenario import Service
-from mtdlab.schedule import HopSchedule
+from mtdlab.contract.banners import BannerPicker
+from mtdlab.contract.catalog import SERVICE_KINDS
+from mtdlab.contract.events import EventLog
+from mtdlab.contract.keyed import KeyedSchedule, slot_of, slot_port
+from mtdlab.inlab.probes import NotReady
+from mtdlab.contract.scenario import Service
+from mtdlab.contract.schedule import HopSchedule
 
 from .instances import Instances, OverLabNetwork, remove
 from .nginx_conf import Route

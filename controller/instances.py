@@ -1,6 +1,6 @@
 """Service instances: one fresh container per placement, inside the target's network namespace.
 
-Each instance is started by mtdlab.launch in the target holder's network namespace, so every
+Each instance is started by mtdlab.inlab.launch in the target holder's network namespace, so every
 service of a target answers on the target's one IP, as on a real host, and carries ownership
 labels for cleanup after a crash.
 """
@@ -11,10 +11,10 @@ import secrets
 import docker
 from docker.errors import APIError, NotFound
 
-from mtdlab import labels
-from mtdlab.catalog import SERVICE_KINDS
-from mtdlab.launch import start_in_namespace
-from mtdlab.probes import wait_ready
+from mtdlab.contract import labels
+from mtdlab.contract.catalog import SERVICE_KINDS
+from mtdlab.inlab.launch import start_in_namespace
+from mtdlab.inlab.probes import wait_ready
 
 
 class OverLabNetwork:

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import docker
 
-from mtdlab import container, keys, labels
-from mtdlab.events import EventLog
-from mtdlab.sapp import service_codes
-from mtdlab.wait import Timeout, until
+from mtdlab.inlab import container
+
+from mtdlab.contract import keys, labels
+from mtdlab.contract.events import EventLog
+from mtdlab.contract.sapp import service_codes
+from mtdlab.contract.wait import Timeout, until
 
 from .gateway import Gateway
 from .hopper import Hopper, KeyedHopper, PortBook, RouteTable
@@ -57,7 +59,7 @@ def start_console(me, lab: str, hoppers: dict, truth: EventLog) -> None:
         log("console off (needs MTDLAB_CONSOLE_KEY and the mgmt network)")
         return
     from .console import create_app, serve, CONSOLE_PORT
-    from mtdlab.console_auth import Verifier
+    from mtdlab.contract.console_auth import Verifier
     ip = me.attrs["NetworkSettings"]["Networks"][mgmt[0]]["IPAddress"]
     serve(create_app(hoppers, Verifier(keys.from_env(keys.CONSOLE)), truth), ip)
     truth.write("console.started", address=f"{ip}:{CONSOLE_PORT}")

@@ -13,7 +13,7 @@ import socket
 import threading
 from pathlib import Path
 
-from mtdlab.wait import Condition, Timeout, wait_for
+from mtdlab.contract.wait import Condition, Timeout, wait_for
 
 from .nginx_conf import STATUS_PORT, Route, render
 

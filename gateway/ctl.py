@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from mtdlab.probes import NotReady, wait_ready
-from mtdlab.wait import Condition, Timeout, wait_for
+from mtdlab.inlab.probes import NotReady, wait_ready
+from mtdlab.contract.wait import Condition, Timeout, wait_for
 
 from .state import read_map, write_map
 

@@ -1,7 +1,7 @@
 """SAPP gateway (seed 000, one port for all): the target's only port reachable from the network.
 
 Runs inside the target's network namespace, where every service instance listens on
-127.0.0.1 only. A connection must open with a valid preamble (mtdlab.sapp); it is then
+127.0.0.1 only. A connection must open with a valid preamble (mtdlab.contract.sapp); it is then
 spliced to the named service's current port, read from the map file the controller updates
 at each hop (gateway.ctl set). Anything else gets no byte back and is closed. One JSON line
 per connection goes to stdout; the controller keeps them in the run folder.
@@ -16,8 +16,8 @@ import os
 import signal
 import time
 
-from mtdlab import keys
-from mtdlab.sapp import PREAMBLE_LEN, BadPreamble, Verifier
+from mtdlab.contract import keys
+from mtdlab.contract.sapp import PREAMBLE_LEN, BadPreamble, Verifier
 
 from .state import read_map
 

@@ -1,7 +1,13 @@
-"""mtdlab: the shared package every lab container and the host CLI use.
+"""mtdlab: the one package every lab container and the host CLI use; containers never copy code.
 
-It holds what more than one part needs: the scenario model, hop schedules, port pools,
-event formats, the service catalogue and readiness probes. Containers import it; they
-never copy code from one another.
+Its subpackages follow the data path and draw the lines between where code runs
+(docs/architecture.md; tests/unit/test_boundaries.py fails when an import crosses a line):
+
+    contract     what every part agrees on: scenario model, schedules, events, labels, keys, limits
+    analysis     from a run folder's raw data to figures: truth, sweeps, decay, theory, resampling
+    experiments  one module per experiment: its scenario section, launcher, metrics, report part
+    inlab        programs and helpers that run inside lab containers (no numpy, no matplotlib)
+    reporting    summary.json and report.html over every experiment; run comparisons; coverage
+    host         the host-side command line and lab orchestration
 """
 __version__ = "0.1.0"

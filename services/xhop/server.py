@@ -1,4 +1,4 @@
-"""The per-exchange hopping UDP service (mtdlab.xhop), for the flooding experiment.
+"""The per-exchange hopping UDP service (mtdlab.contract.xhop), for the flooding experiment.
 
     python3 -m services.xhop.server BASE N CAPACITY_PPS      (key hex in MTDLAB_XHOP_KEY)
 
@@ -17,9 +17,9 @@ import socket
 import sys
 import time
 
-from mtdlab import keys
-from mtdlab.limits import LIMITS, LimitError
-from mtdlab.xhop import exchange_port, parse_request, reply
+from mtdlab.contract import keys
+from mtdlab.contract.limits import LIMITS, LimitError
+from mtdlab.contract.xhop import exchange_port, parse_request, reply
 
 RCVBUF = 4096        # the kernel doubles it; holds a handful of small datagrams
 TICK_S = 0.002

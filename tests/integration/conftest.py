@@ -9,8 +9,8 @@ import textwrap
 import docker
 import pytest
 
-from mtdlab import labels
-from mtdlab.lab import Lab
+from mtdlab.contract import labels
+from mtdlab.host.lab import Lab
 
 
 @pytest.fixture(scope="session")

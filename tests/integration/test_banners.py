@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mtdlab import labels
-from mtdlab.banners import BANNERS
-from mtdlab.catalog import SERVICE_KINDS
+from mtdlab.contract import labels
+from mtdlab.contract.banners import BANNERS
+from mtdlab.contract.catalog import SERVICE_KINDS
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).parent.parent.parent
@@ -45,7 +45,7 @@ def test_nmap_believes_every_catalogue_banner(make_lab, client):
         # One version scan of all of them, from inside the lab network, once every service answers
         # its own protocol (not merely accepts): a scan of half-booted services would measure the boot.
         script = ("import json, sys, nmap\n"
-                  "from mtdlab.probes import wait_ready\n"
+                  "from mtdlab.inlab.probes import wait_ready\n"
                   "host, ports = sys.argv[1], sys.argv[2]\n"
                   "for item in sys.argv[3].split(','):\n"
                   "    port, probe = item.split(':')\n"
@@ -65,7 +65,7 @@ def test_nmap_believes_every_catalogue_banner(make_lab, client):
 
 
 def test_banner_modes_run(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "mtdlab.cli", "run", str(REPO / "scenarios" / "banner-modes.yaml"),
+    result = subprocess.run([sys.executable, "-m", "mtdlab.host.cli", "run", str(REPO / "scenarios" / "banner-modes.yaml"),
                              "--duration", "60", "--out", str(tmp_path / "run")], capture_output=True, text=True,
                             timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr

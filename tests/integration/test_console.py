@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from mtdlab.console_auth import sign
-from mtdlab.console_client import call
-from mtdlab import keys
+from mtdlab.contract.console_auth import sign
+from mtdlab.host.console_client import call
+from mtdlab.contract import keys
 
 from .conftest import events_of
 

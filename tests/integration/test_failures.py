@@ -5,9 +5,9 @@ import ipaddress
 import docker
 import pytest
 
-from mtdlab import labels
-from mtdlab.scenario import parse_scenario
-from mtdlab.schedule import HopSchedule
+from mtdlab.contract import labels
+from mtdlab.contract.scenario import parse_scenario
+from mtdlab.contract.schedule import HopSchedule
 
 from .conftest import events_of
 

@@ -21,7 +21,7 @@ flood: {ns: [1, 16], flooded: all, budget_pps: 2000, capacity_pps: 100, seconds_
 
 def test_flood_success_against_n(tmp_path):
     (tmp_path / "s.yaml").write_text(SCENARIO)
-    result = subprocess.run([sys.executable, "-m", "mtdlab.cli", "run", str(tmp_path / "s.yaml"),
+    result = subprocess.run([sys.executable, "-m", "mtdlab.host.cli", "run", str(tmp_path / "s.yaml"),
                              "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {r["n"]: r for r in json.loads((tmp_path / "run" / "summary.json").read_text())["flood"]["by_n"]}

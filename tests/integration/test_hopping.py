@@ -4,11 +4,11 @@ import threading
 
 import pytest
 
-from mtdlab.events import read_events
-from mtdlab.legit import read_load, run_load, summarize
-from mtdlab.probes import probe_redis, probe_ssh
-from mtdlab.sweeps import judge_sweeps, sweep_summary
-from mtdlab.truth import read_truth
+from mtdlab.contract.events import read_events
+from mtdlab.inlab.legit import read_load, run_load, summarize
+from mtdlab.inlab.probes import probe_redis, probe_ssh
+from mtdlab.analysis.sweeps import judge_sweeps, sweep_summary
+from mtdlab.analysis.truth import read_truth
 
 from .conftest import events_of, hops_done
 

@@ -23,7 +23,7 @@ direct_client: {service: web, skews_s: [0, 0.5, -0.5, 2, -2], rate_per_s: 50}
 
 def test_keyed_direct_clients_against_skew(tmp_path):
     (tmp_path / "s.yaml").write_text(SCENARIO)
-    result = subprocess.run([sys.executable, "-m", "mtdlab.cli", "run", str(tmp_path / "s.yaml"), "--duration", "40",
+    result = subprocess.run([sys.executable, "-m", "mtdlab.host.cli", "run", str(tmp_path / "s.yaml"), "--duration", "40",
                              "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     s = json.loads((tmp_path / "run" / "summary.json").read_text())

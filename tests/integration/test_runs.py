@@ -9,10 +9,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from mtdlab import labels
-from mtdlab.events import read_events
-from mtdlab.report import lookup, show
-from mtdlab.truth import read_truth
+from mtdlab.contract import labels
+from mtdlab.contract.events import read_events
+from mtdlab.reporting.report import lookup, show
+from mtdlab.analysis.truth import read_truth
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def runs(tmp_path_factory):
     procs = {}
     for name, text in (("hopping", HOPPING), ("static", STATIC)):
         (base / f"{name}.yaml").write_text(text)
-        procs[name] = subprocess.Popen([sys.executable, "-m", "mtdlab.cli", "run", str(base / f"{name}.yaml"),
+        procs[name] = subprocess.Popen([sys.executable, "-m", "mtdlab.host.cli", "run", str(base / f"{name}.yaml"),
                                         "--duration", "40", "--out", str(base / name)],
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for name, p in procs.items():
@@ -106,7 +106,7 @@ def test_side_by_side_runs_do_not_disturb_each_other(runs):
 def test_report_rebuilds_from_raw_data(runs):
     folder = runs[0]["hopping"]
     before = json.loads((folder / "summary.json").read_text())
-    result = subprocess.run([sys.executable, "-m", "mtdlab.cli", "report", str(folder)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "mtdlab.host.cli", "report", str(folder)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads((folder / "summary.json").read_text()) == before
 
@@ -134,7 +134,7 @@ def test_report_renders_in_headless_chromium(runs):
 def test_invalid_scenario_starts_nothing(tmp_path):
     bad = Path(__file__).parent.parent / "fixtures" / "scenarios" / "invalid" / "interval-zero.yaml"
     before = {c.id for c in lab_containers()}
-    result = subprocess.run([sys.executable, "-m", "mtdlab.cli", "run", str(bad), "--out", str(tmp_path / "r")],
+    result = subprocess.run([sys.executable, "-m", "mtdlab.host.cli", "run", str(bad), "--out", str(tmp_path / "r")],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "hop.interval.mean_s: expected a number > 0, got 0" in result.stderr

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from mtdlab import labels
+from mtdlab.contract import labels
 
 from .conftest import events_of
 
@@ -36,7 +36,7 @@ RUN = SERVICES + """
 # and replaying that same preamble gets nothing.
 PROBE = r"""
 import json, os, socket, sys, time
-from mtdlab.sapp import make_preamble
+from mtdlab.contract.sapp import make_preamble
 host, port, key, web_port = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3]), int(sys.argv[4])
 
 def attempt(payload, wait=4.0):
@@ -101,7 +101,7 @@ def test_gateway_gives_nothing_without_a_valid_preamble(make_lab, client):
 
 def test_sapp_run_shows_one_port_and_serves_every_service(tmp_path):
     (tmp_path / "s.yaml").write_text(textwrap.dedent(RUN))
-    result = subprocess.run([sys.executable, "-m", "mtdlab.cli", "run", str(tmp_path / "s.yaml"), "--duration", "60",
+    result = subprocess.run([sys.executable, "-m", "mtdlab.host.cli", "run", str(tmp_path / "s.yaml"), "--duration", "60",
                              "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

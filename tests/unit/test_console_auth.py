@@ -1,4 +1,4 @@
-from mtdlab.console_auth import Verifier, sign, signature
+from mtdlab.contract.console_auth import Verifier, sign, signature
 
 KEY = b"k" * 32
 

@@ -1,5 +1,5 @@
 """Do the reports' 95% intervals hold their 95%? Simulated runs (no Docker) through the lab's own
-metric code, for three interval laws at two sweep-cycle/interval ratios (mtdlab.coverage).
+metric code, for three interval laws at two sweep-cycle/interval ratios (mtdlab.reporting.coverage).
 
 With SIMS runs a cell, a true coverage of 95% is observed within 95 +- 2.9 points (3 standard
 errors, 0.95 * 0.05 / 500), so the 92-98% band fails a method that is off by more than about
@@ -8,7 +8,7 @@ errors, 0.95 * 0.05 / 500), so the 92-98% band fails a method that is off by mor
 """
 import pytest
 
-from mtdlab.coverage import all_cells, coverage
+from mtdlab.reporting.coverage import all_cells, coverage
 
 SIMS = 500
 BAND = (0.92, 0.98)

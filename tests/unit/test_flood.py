@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from mtdlab import theory
-from mtdlab.scenario import ScenarioError, parse_scenario
-from mtdlab.xhop import exchange_port, parse_request, reply, request
+from mtdlab.analysis import theory
+from mtdlab.contract.scenario import ScenarioError, parse_scenario
+from mtdlab.contract.xhop import exchange_port, parse_request, reply, request
 
 KEY = bytes(range(32))
 

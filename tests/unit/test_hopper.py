@@ -7,9 +7,9 @@ import pytest
 
 from controller.hopper import Hopper, PortBook, RouteTable
 from controller.proxy import ProxyConfigError
-from mtdlab.events import EventLog, read_events
-from mtdlab.scenario import Banner, HopPolicy, Service
-from mtdlab.schedule import IntervalLaw, PortPool
+from mtdlab.contract.events import EventLog, read_events
+from mtdlab.contract.scenario import Banner, HopPolicy, Service
+from mtdlab.contract.schedule import IntervalLaw, PortPool
 
 
 def fake_redis() -> int:

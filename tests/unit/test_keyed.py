@@ -3,8 +3,8 @@
 first 8 bytes mod 99, + 9001) and the grace/lead behaviour."""
 import pytest
 
-from mtdlab.keyed import KeyedSchedule, slot_of, slot_port
-from mtdlab.schedule import PortPool
+from mtdlab.contract.keyed import KeyedSchedule, slot_of, slot_port
+from mtdlab.contract.schedule import PortPool
 
 KEY = bytes(range(32))
 POOL = PortPool(((9001, 9099),))

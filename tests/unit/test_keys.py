@@ -1,9 +1,9 @@
-"""One loader per key kind (mtdlab.keys): errors name the kind and where the key was read."""
+"""One loader per key kind (mtdlab.contract.keys): errors name the kind and where the key was read."""
 import stat
 
 import pytest
 
-from mtdlab import keys
+from mtdlab.contract import keys
 
 KEY = bytes(range(32))
 

@@ -1,4 +1,4 @@
-"""Limits stated once (mtdlab.limits): docs show the table, and what validates is never refused at
+"""Limits stated once (mtdlab.contract.limits): docs show the table, and what validates is never refused at
 run time by the runner or an in-lab program."""
 import math
 from pathlib import Path
@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from attacker import flood
-from mtdlab import xhop_client
-from mtdlab.limits import FLOOD_MARGIN_S, LIMITS, LimitError, markdown_table
-from mtdlab.run import run_duration
-from mtdlab.scenario import ScenarioError, load_scenario, parse_scenario
+from mtdlab.inlab import xhop_client
+from mtdlab.contract.limits import FLOOD_MARGIN_S, LIMITS, LimitError, markdown_table
+from mtdlab.host.run import run_duration
+from mtdlab.contract.scenario import ScenarioError, load_scenario, parse_scenario
 from services.xhop import server as xhop_server
 
 ROOT = Path(__file__).parents[2]
@@ -19,7 +19,7 @@ SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
 def test_docs_show_the_table():
     text = (ROOT / "docs" / "scenario.md").read_text()
     shown = text.split("<!-- limits:begin -->\n")[1].split("\n<!-- limits:end -->")[0]
-    assert shown == markdown_table(), "regenerate with: python3 -m mtdlab.limits"
+    assert shown == markdown_table(), "regenerate with: python3 -m mtdlab.contract.limits"
 
 
 @pytest.mark.parametrize("limit", LIMITS.values(), ids=lambda limit: limit.key)
@@ -45,7 +45,7 @@ def consumers(scenario) -> list[str]:
     plan = scenario.flood
     if plan:
         for n in plan.ns:
-            # As mtdlab.flood_run starts them: the flooder for the step plus a margin either side.
+            # As mtdlab.host.flood_run starts them: the flooder for the step plus a margin either side.
             flood.check(plan.budget_pps, plan.seconds_per_n + 2 * FLOOD_MARGIN_S, n, plan.k(n))
             xhop_client.check(n, plan.client_rate_per_s, plan.seconds_per_n)
             xhop_server.check(plan.base_port, n, plan.capacity_pps)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mtdlab.metrics import Run, compute, kaplan_meier, km_half_life
-from mtdlab.report import lookup, show, write_report
+from mtdlab.analysis.metrics import Run, compute, kaplan_meier, km_half_life
+from mtdlab.reporting.report import lookup, show, write_report
 
 SCENARIO = """name: synthetic
 seed: 3

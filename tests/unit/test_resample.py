@@ -1,4 +1,4 @@
-"""Block-bootstrap intervals (mtdlab.resample): the weighted Kaplan-Meier is the Kaplan-Meier of
+"""Block-bootstrap intervals (mtdlab.analysis.resample): the weighted Kaplan-Meier is the Kaplan-Meier of
 the resampled list, blocks keep each stratum's size, and the interval methods behave."""
 import math
 import random
@@ -6,8 +6,8 @@ import random
 import numpy as np
 import pytest
 
-from mtdlab.decay import km_half_life
-from mtdlab.resample import (Clusters, half_life_interval, km_order, mean_interval, t_quantile,
+from mtdlab.analysis.decay import km_half_life
+from mtdlab.analysis.resample import (Clusters, half_life_interval, km_order, mean_interval, t_quantile,
                              weighted_km_half_life)
 
 

@@ -3,10 +3,10 @@ target whose services hide behind one gateway port."""
 import pytest
 
 from gateway.ctl import established_ports
-from mtdlab.sapp import PREAMBLE_LEN, BadPreamble, Verifier, make_preamble, service_codes
-from mtdlab.scenario import parse_scenario
-from mtdlab.sweeps import judge_sweeps, sweep_summary
-from mtdlab.truth import read_truth
+from mtdlab.contract.sapp import PREAMBLE_LEN, BadPreamble, Verifier, make_preamble, service_codes
+from mtdlab.contract.scenario import parse_scenario
+from mtdlab.analysis.sweeps import judge_sweeps, sweep_summary
+from mtdlab.analysis.truth import read_truth
 
 from .test_truth_and_sweeps import hop, write
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mtdlab.scenario import ScenarioError, load_scenario, parse_scenario
+from mtdlab.contract.scenario import ScenarioError, load_scenario, parse_scenario
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "scenarios"
 SHIPPED = Path(__file__).parent.parent.parent / "scenarios"

@@ -3,7 +3,7 @@ import statistics
 
 import pytest
 
-from mtdlab.schedule import HopSchedule, IntervalLaw, PortPool
+from mtdlab.contract.schedule import HopSchedule, IntervalLaw, PortPool
 
 POOL = PortPool(((9001, 9099),))
 LAWS = [

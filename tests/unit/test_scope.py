@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from mtdlab.scope import OutOfScope, check_target
+from mtdlab.contract.scope import OutOfScope, check_target
 
 LAB = [ipaddress.IPv4Interface("172.30.0.5/24")]
 

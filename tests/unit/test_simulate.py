@@ -1,12 +1,12 @@
-"""The model simulator (mtdlab.simulate) writes run folders the lab's own code reads as a run."""
+"""The model simulator (mtdlab.analysis.simulate) writes run folders the lab's own code reads as a run."""
 import filecmp
 
 import pytest
 
-from mtdlab.metrics import Run, compute
-from mtdlab.schedule import IntervalLaw
-from mtdlab.simulate import Model, simulate
-from mtdlab.stats import percentile
+from mtdlab.analysis.metrics import Run, compute
+from mtdlab.contract.schedule import IntervalLaw
+from mtdlab.analysis.simulate import Model, simulate
+from mtdlab.contract.stats import percentile
 
 EXP = IntervalLaw("exponential", mean_s=5)
 

@@ -1,5 +1,5 @@
-from mtdlab.legit import summarize
-from mtdlab.stats import percentile, summary
+from mtdlab.inlab.legit import summarize
+from mtdlab.contract.stats import percentile, summary
 
 
 def test_percentile_matches_linear_interpolation():

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from mtdlab import theory
-from mtdlab.schedule import IntervalLaw
+from mtdlab.analysis import theory
+from mtdlab.contract.schedule import IntervalLaw
 
 EXP = IntervalLaw("exponential", mean_s=5)
 FIX = IntervalLaw("fixed", period_s=30)

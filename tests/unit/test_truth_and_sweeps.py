@@ -1,7 +1,7 @@
 import json
 
-from mtdlab.sweeps import judge_sweeps, sweep_summary
-from mtdlab.truth import read_truth
+from mtdlab.analysis.sweeps import judge_sweeps, sweep_summary
+from mtdlab.analysis.truth import read_truth
 
 
 def write(path, events):

@@ -1,4 +1,4 @@
-"""Wait strategies (mtdlab.wait): poll a real condition; a timeout names what was awaited, how
+"""Wait strategies (mtdlab.contract.wait): poll a real condition; a timeout names what was awaited, how
 often it was tried, why it was not yet so, and the context (a container's last log lines)."""
 import http.server
 import socket
@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from mtdlab.probes import NotReady, wait_ready
-from mtdlab.wait import Condition, HttpStatus, LogLine, NotYet, PortOpen, Strategy, Timeout, until, wait_for
+from mtdlab.inlab.probes import NotReady, wait_ready
+from mtdlab.contract.wait import Condition, HttpStatus, LogLine, NotYet, PortOpen, Strategy, Timeout, until, wait_for
 
 
 def test_condition_returns_the_value_and_times_out_with_context():

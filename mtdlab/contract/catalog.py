@@ -1,0 +1,34 @@
+"""The kinds of service a target can run: how to start one and how the proxy carries it.
+
+Each kind is a real program from Debian's packages (the web app is our Flask app under
+gunicorn). services/<kind>/start PORT runs one instance in the foreground.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceKind:
+    name: str
+    probe: str        # readiness probe in mtdlab.inlab.probes: http, ssh or redis
+    proxy_mode: str   # "http" (nginx http block) or "stream" (nginx stream block, plain TCP)
+    proxy_port: int   # default fixed port on the proxy
+    nmap_names: tuple[str, ...]  # what nmap -sV calls this service when it identifies it right
+    product: str                 # the product nmap -sV names for the real program
+    banner: str | None           # where a replacement banner goes (None: not replaceable, see below)
+
+    def command(self, port: int) -> list[str]:
+        return [f"/opt/mtdlab/services/{self.name}/start", str(port)]
+
+
+# Banner replacement (seed 000's banner modes) must not change what a legitimate client gets
+# done. The HTTP Server header and the FTP greeting are free text. SSH's version string is
+# hashed into the key exchange (RFC 4253 section 8), so only a rebuilt sshd could change it;
+# Redis has no banner (nmap knows it by its replies). Those two keep their true identity.
+SERVICE_KINDS = {
+    "web": ServiceKind("web", "http", "http", 8080, ("http",), "Gunicorn", "HTTP Server header"),
+    "ssh": ServiceKind("ssh", "ssh", "stream", 2222, ("ssh",), "OpenSSH", None),
+    "redis": ServiceKind("redis", "redis", "stream", 6379, ("redis",), "Redis key-value store", None),
+    "ftp": ServiceKind("ftp", "ftp", "stream", 2121, ("ftp",), "vsftpd", "FTP greeting"),
+}

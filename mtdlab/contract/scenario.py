@@ -1,0 +1,497 @@
+"""The scenario model: one YAML file describes a lab and an experiment.
+
+load_scenario() is the only way in: it validates everything once, at the edge, and
+returns typed, frozen objects. Every error names the file, the line, the key and what
+was expected, before anything starts. The format is documented in docs/scenario.md.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from mtdlab.contract import banners
+from mtdlab.contract.catalog import SERVICE_KINDS
+from mtdlab.contract.limits import LIMITS
+from mtdlab.contract.schedule import IntervalLaw, PortPool
+from mtdlab.contract.yamlsafe import YamlError, load_nodes, plain
+
+
+class ScenarioError(YamlError):
+    """Bad scenario input: file, line, key and what was expected."""
+
+    def __init__(self, file: str, line: int, key: str, expected: str):
+        super().__init__(file, line, f"{key}: {expected}" if key else expected)
+        self.key, self.expected = key, expected
+
+
+@dataclass(frozen=True)
+class HopPolicy:
+    interval: IntervalLaw
+    pool: PortPool
+
+    @property
+    def hops(self) -> bool:
+        return self.interval.law != "never"
+
+
+@dataclass(frozen=True)
+class Banner:
+    mode: str           # static, static-random, random-random, random-static (seed 000)
+    authenticity: str   # common or exotic replacement banners
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    kind: str
+    proxy_port: int
+    hop: HopPolicy
+    banner: Banner
+
+
+@dataclass(frozen=True)
+class AttackerPlan:
+    ports: tuple[tuple[int, int], ...]
+    timing: str
+    pause_s: float
+    version_scan: bool
+    act_delay_s: Optional[float]
+    max_sweeps: int
+
+    @property
+    def port_spec(self) -> str:
+        return ",".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in self.ports)
+
+
+@dataclass(frozen=True)
+class LegitLoad:
+    rate_per_s: float
+
+
+@dataclass(frozen=True)
+class DirectClient:
+    """Clients that compute a keyed service's port themselves and skip the proxy (seed 001)."""
+    service: str
+    skews_s: tuple[float, ...]
+    rate_per_s: float
+
+
+@dataclass(frozen=True)
+class Sapp:
+    """Seed 000's one port for all: the target's services listen on its loopback only and a
+    gateway on `port` splices connections that open with a valid preamble (mtdlab.contract.sapp)."""
+    port: int
+
+
+@dataclass(frozen=True)
+class SappClient:
+    """Legitimate clients through the SAPP gateway, cycling through every service."""
+    rate_per_s: float
+
+
+@dataclass(frozen=True)
+class Flood:
+    """Seed 001's flooding claim: a UDP service hopping per exchange over n ports (mtdlab.contract.xhop),
+    flooded on k of them with a bounded budget, once for each n."""
+    ns: tuple[int, ...]
+    flooded: Optional[int]      # k; None floods all n
+    budget_pps: float
+    capacity_pps: float
+    seconds_per_n: float
+    client_rate_per_s: float
+    base_port: int
+
+    def k(self, n: int) -> int:
+        return n if self.flooded is None else min(self.flooded, n)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    seed: int
+    duration_s: Optional[float]
+    services: tuple[Service, ...]
+    attacker: Optional[AttackerPlan]
+    legit: Optional[LegitLoad]
+    direct: Optional[DirectClient]
+    source: str  # the file as written, kept so a run folder holds the scenario as run
+    sapp: Optional[Sapp] = None
+    sapp_client: Optional[SappClient] = None
+    flood: Optional[Flood] = None
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+TIMINGS = ("T0", "T1", "T2", "T3", "T4", "T5")
+
+
+class _Reader:
+    """Typed access to one mapping node, remembering where it is for error messages."""
+
+    def __init__(self, node: yaml.Node, key: str, file: str):
+        self.file, self.key, self.node = file, key, node
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, key, "expected a mapping of keys")
+        self.items = {k.value: (k, v) for k, v in node.value}
+
+    def path(self, name: str) -> str:
+        return f"{self.key}.{name}" if self.key else name
+
+    def fail(self, node: yaml.Node, key: str, expected: str):
+        raise ScenarioError(self.file, node.start_mark.line + 1, key, expected)
+
+    def only(self, *allowed: str) -> None:
+        for name, (knode, _) in self.items.items():
+            if name not in allowed:
+                self.fail(knode, self.path(name), "unknown key; expected one of " + ", ".join(allowed))
+
+    def has(self, name: str) -> bool:
+        return name in self.items and plain_or_node(self.items[name][1]) is not None
+
+    def node_of(self, name: str, required: bool = True) -> Optional[yaml.Node]:
+        if name not in self.items:
+            if required:
+                self.fail(self.node, self.path(name), "missing; this key is required")
+            return None
+        return self.items[name][1]
+
+    def scalar(self, name: str, kinds: tuple, expected: str, default=None, required=False):
+        node = self.node_of(name, required)
+        if node is None:
+            return default
+        if not isinstance(node, yaml.ScalarNode):
+            self.fail(node, self.path(name), expected)
+        value = plain(node)
+        if value is None and not required:
+            return default
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            self.fail(node, self.path(name), f"{expected}, got {value!r}")
+        return value
+
+    def bounded(self, name: str, limit: str, default=None, required=False):
+        """A number within its limit in mtdlab.contract.limits (finite, in range; whole where it must be)."""
+        value = self.scalar(name, (int, float), "expected a number", default, required)
+        if value is None:
+            return None
+        problem = LIMITS[limit].check(value)
+        if problem:
+            self.fail(self.items[name][1] if name in self.items else self.node, self.path(name), problem)
+        return int(value) if LIMITS[limit].whole else float(value)
+
+    def child(self, name: str, required: bool = True) -> Optional["_Reader"]:
+        node = self.node_of(name, required)
+        if node is None or (isinstance(node, yaml.ScalarNode) and plain(node) is None and not required):
+            return None
+        return _Reader(node, self.path(name), self.file)
+
+
+def plain_or_node(node: yaml.Node):
+    return plain(node) if isinstance(node, yaml.ScalarNode) else node
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(str(path), 0, "", f"cannot read the scenario file: {exc.strerror}") from None
+    return parse_scenario(text, str(path))
+
+
+def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
+    try:
+        nodes = load_nodes(text, file)
+    except YamlError as exc:
+        raise ScenarioError(exc.file, exc.line, "", exc.message) from None
+    root = _Reader(nodes, "", file)
+    root.only("name", "seed", "duration_s", "target", "attacker", "legit", "direct_client", "sapp_client",
+              "flood", "description")
+    name = root.scalar("name", (str,), "expected a name of lowercase letters, digits and '-'", required=True)
+    if not NAME.match(name):
+        root.fail(root.items["name"][1], "name", f"expected lowercase letters, digits and '-' (starting with a letter, at most 31), got {name!r}")
+    root.scalar("description", (str,), "expected text")
+    seed = root.scalar("seed", (int,), "expected a whole number", required=True)
+    duration = root.bounded("duration_s", "duration_s")
+    target = root.child("target")
+    services = _services(target)
+    sapp = _sapp(target.child("sapp", required=False), services)
+    attacker = _attacker(root.child("attacker", required=False))
+    legit = _legit(root.child("legit", required=False))
+    direct = _direct(root.child("direct_client", required=False), services)
+    sapp_client = _sapp_client(root.child("sapp_client", required=False), sapp)
+    if sapp is not None:
+        # Behind a gateway the services listen on the target's loopback: nothing else reaches them.
+        for key, value in (("legit", legit), ("direct_client", direct)):
+            if value is not None:
+                root.fail(root.items[key][0], key, "not possible with target.sapp: the services listen on the "
+                          "target's loopback only, behind the gateway; use sapp_client")
+    flood = _flood(root.child("flood", required=False), services)
+    return Scenario(name, seed, duration, services, attacker, legit, direct, text, sapp, sapp_client, flood)
+
+
+def _services(target: _Reader) -> tuple[Service, ...]:
+    target.only("services", "sapp")
+    node = target.node_of("services")
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        target.fail(node, "target.services", "expected a non-empty list of services")
+    services, names, proxy_ports = [], {}, {}
+    for i, item in enumerate(node.value):
+        r = _Reader(item, f"target.services[{i}]", target.file)
+        r.only("name", "kind", "proxy_port", "hop", "banner")
+        name = r.scalar("name", (str,), "expected a service name", required=True)
+        if not NAME.match(name):
+            r.fail(r.items["name"][1], r.path("name"), f"expected lowercase letters, digits and '-', got {name!r}")
+        if name in names:
+            r.fail(r.items["name"][1], r.path("name"), f"service name {name!r} is used twice (also at line {names[name]})")
+        names[name] = r.items["name"][1].start_mark.line + 1
+        kind = r.scalar("kind", (str,), "expected a service kind", required=True)
+        if kind not in SERVICE_KINDS:
+            r.fail(r.items["kind"][1], r.path("kind"), f"expected one of {', '.join(SERVICE_KINDS)}, got {kind!r}")
+        proxy_port = r.bounded("proxy_port", "port", default=SERVICE_KINDS[kind].proxy_port)
+        if proxy_port in proxy_ports:
+            r.fail(r.items.get("proxy_port", (None, item))[1], r.path("proxy_port"),
+                   f"proxy port {proxy_port} is already used by service {proxy_ports[proxy_port]!r}")
+        proxy_ports[proxy_port] = name
+        hop = _hop(r.child("hop"))
+        services.append(Service(name, kind, proxy_port, hop, _banner(r.child("banner", required=False), kind, hop)))
+    _check_pools_fit(services, node, target)
+    return tuple(services)
+
+
+def _sapp(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Sapp]:
+    if r is None:
+        return None
+    r.only("port")
+    port = r.bounded("port", "port", required=True)
+    for s in services:
+        if port in s.hop.pool.ports:
+            r.fail(r.items["port"][1], r.path("port"), f"port {port} is in the hop pool of service {s.name!r}; "
+                   "expected a port no service can hop to")
+    if len(services) > 255:
+        r.fail(r.node, r.key, "at most 255 services behind one gateway (the preamble's service code is one byte)")
+    return Sapp(port)
+
+
+def _sapp_client(r: Optional[_Reader], sapp: Optional[Sapp]) -> Optional[SappClient]:
+    if r is None:
+        return None
+    if sapp is None:
+        r.fail(r.node, r.key, "needs target.sapp: there is no gateway to go through")
+    r.only("rate_per_s")
+    return SappClient(r.bounded("rate_per_s", "sapp_client.rate_per_s", default=10.0))
+
+
+def _flood(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Flood]:
+    if r is None:
+        return None
+    r.only("ns", "flooded", "budget_pps", "capacity_pps", "seconds_per_n", "client_rate_per_s", "base_port")
+    node = r.node_of("ns")
+    if not isinstance(node, yaml.SequenceNode) or not 1 <= len(node.value) <= 8:
+        r.fail(node, r.path("ns"), "expected a list of 1 to 8 port counts")
+    ns = []
+    for item in node.value:
+        v = plain(item) if isinstance(item, yaml.ScalarNode) else None
+        if LIMITS["flood.ns"].check(v) or v in ns:
+            r.fail(item, r.path("ns"), f"expected distinct whole numbers from 1 to {LIMITS['flood.ns'].high:g}, got {v!r}")
+        ns.append(v)
+    flooded = r.scalar("flooded", (str, int), "expected all or a whole number of ports", default="all")
+    if flooded != "all" and (isinstance(flooded, str) or flooded < 1):
+        r.fail(r.items["flooded"][1], r.path("flooded"), f"expected all or a whole number >= 1, got {flooded!r}")
+    values = {key: r.bounded(key, f"flood.{key}", default=default)
+              for key, default in (("budget_pps", 2000), ("capacity_pps", 100), ("seconds_per_n", 20),
+                                   ("client_rate_per_s", 50))}
+    base = r.bounded("base_port", "port", default=30000)
+    last = base + max(ns) - 1
+    if not 1024 <= base or last > 65535:
+        r.fail(r.items.get("base_port", (None, r.node))[1], r.path("base_port"),
+               f"expected ports {base}-{last} to lie within 1024-65535")
+    for svc in services:
+        if set(range(base, last + 1)) & set(svc.hop.pool.ports):
+            r.fail(r.items.get("base_port", (None, r.node))[1], r.path("base_port"),
+                   f"ports {base}-{last} overlap the hop pool of service {svc.name!r}")
+    return Flood(tuple(ns), None if flooded == "all" else flooded, values["budget_pps"], values["capacity_pps"],
+                 values["seconds_per_n"], values["client_rate_per_s"], base)
+
+
+def _hop(r: _Reader) -> HopPolicy:
+    r.only("interval", "pool")
+    return HopPolicy(_interval(r.child("interval")), _pool(r.child("pool")))
+
+
+def _banner(r: Optional[_Reader], kind: str, hop: HopPolicy) -> Banner:
+    """Seed 000's banner mode; without one, the true banner (static or random-static)."""
+    if r is None:
+        return Banner("random-static" if hop.hops else "static", "common")
+    r.only("mode", "authenticity")
+    mode = r.scalar("mode", (str,), "expected a banner mode", required=True)
+    if mode not in banners.MODES:
+        r.fail(r.items["mode"][1], r.path("mode"), f"expected one of {', '.join(banners.MODES)}, got {mode!r}")
+    auth = r.scalar("authenticity", (str,), "expected common or exotic", default="common")
+    if auth not in banners.AUTHENTICITY:
+        r.fail(r.items["authenticity"][1], r.path("authenticity"), f"expected common or exotic, got {auth!r}")
+    if banners.hops(mode) != hop.hops:
+        r.fail(r.items["mode"][1], r.path("mode"),
+               f"mode {mode} {'hops' if banners.hops(mode) else 'keeps its port'}, but the interval law is "
+               f"{hop.interval.law}; expected {'a hopping law' if banners.hops(mode) else 'law: never'}")
+    if banners.replaces(mode) and SERVICE_KINDS[kind].banner is None:
+        why = ("its version string is hashed into the key exchange (RFC 4253 section 8)" if kind == "ssh"
+               else "it has no banner; nmap knows it by its replies")
+        r.fail(r.items["mode"][1], r.path("mode"), f"a {kind} service cannot show a replacement banner: {why}")
+    return Banner(mode, auth)
+
+
+def _interval(r: _Reader) -> IntervalLaw:
+    law = r.scalar("law", (str,), "expected an interval law", required=True)
+    fields = {"fixed": ("period_s",), "uniform": ("low_s", "high_s"), "exponential": ("mean_s",),
+              "choice": ("values_s",), "never": (), "keyed": ("slot_s", "grace_s", "lead_s")}
+    if law not in fields:
+        r.fail(r.items["law"][1], r.path("law"), f"expected one of {', '.join(fields)}, got {law!r}")
+    r.only("law", *fields[law])
+    if law == "choice":
+        node = r.node_of("values_s")
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            r.fail(node, r.path("values_s"), "expected a non-empty list of intervals in seconds")
+        values = []
+        for item in node.value:
+            v = plain(item) if isinstance(item, yaml.ScalarNode) else None
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                r.fail(item, r.path("values_s"), f"expected intervals > 0 seconds, got {v!r}")
+            problem = LIMITS["interval_s"].check(v)
+            if problem:
+                r.fail(item, r.path("values_s"), problem)
+            values.append(float(v))
+        return IntervalLaw("choice", values_s=tuple(values))
+    if law == "keyed":
+        slot = r.bounded("slot_s", "interval_s", required=True)
+        grace = r.bounded("grace_s", "keyed.grace_s", default=0.0)
+        lead = r.bounded("lead_s", "keyed.lead_s", default=1.0)
+        for name, value in (("grace_s", grace), ("lead_s", lead)):
+            if value >= slot / 2:
+                r.fail(r.items[name][1], r.path(name), f"expected less than half of slot_s ({slot:g}), got {value:g}")
+        return IntervalLaw("keyed", period_s=slot, grace_s=grace, lead_s=lead)
+    values = {f: r.bounded(f, "interval_s", required=True) for f in fields[law]}
+    if law == "uniform" and values["low_s"] >= values["high_s"]:
+        r.fail(r.items["high_s"][1], r.path("high_s"), f"expected high_s greater than low_s ({values['low_s']:g})")
+    return IntervalLaw(law, **values)
+
+
+def parse_ranges(r: _Reader, name: str, node: yaml.Node) -> tuple[tuple[int, int], ...]:
+    """Ranges written as a list of "lo-hi" / port items, or one comma-separated string."""
+    key = r.path(name)
+    if isinstance(node, yaml.ScalarNode) and isinstance(plain(node), (str, int)) and not isinstance(plain(node), bool):
+        items = [(node, part) for part in str(plain(node)).split(",")]
+    elif isinstance(node, yaml.SequenceNode):
+        items = [(n, plain(n) if isinstance(n, yaml.ScalarNode) else None) for n in node.value]
+    else:
+        r.fail(node, key, 'expected port ranges such as ["9001-9099", 9500]')
+    ranges = []
+    for n, text in items:
+        m = RANGE.match(str(text)) if isinstance(text, (str, int)) and not isinstance(text, bool) else None
+        if not m:
+            r.fail(n, key, f'expected a port or a range "lo-hi", got {text!r}')
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if not (1 <= lo <= 65535 and 1 <= hi <= 65535):
+            r.fail(n, key, f"expected ports from 1 to 65535, got {text!r}")
+        if lo > hi:
+            r.fail(n, key, f"expected the range's low end first, got {text!r}")
+        for plo, phi in ranges:
+            if lo <= phi and plo <= hi:
+                r.fail(n, key, f"range {text!r} overlaps range {plo}-{phi}")
+        ranges.append((lo, hi))
+    if not ranges:
+        r.fail(node, key, "expected at least one port range")
+    return tuple(ranges)
+
+
+def _pool(r: _Reader) -> PortPool:
+    r.only("ranges", "exclude", "allow_well_known")
+    ranges = parse_ranges(r, "ranges", r.node_of("ranges"))
+    exclude_node = r.node_of("exclude", required=False)
+    exclude = parse_ranges(r, "exclude", exclude_node) if exclude_node is not None and plain_or_node(exclude_node) not in (None, []) else ()
+    allow = r.scalar("allow_well_known", (bool,), "expected true or false", default=False)
+    pool = PortPool(ranges, exclude, allow)
+    if len(pool) == 0:
+        r.fail(r.node, r.key, "the pool holds no port once exclusions"
+               + ("" if allow else " and well-known ports (1-1023)") + " are taken out")
+    return pool
+
+
+def _check_pools_fit(services: list[Service], node: yaml.Node, target: _Reader) -> None:
+    """Each pool must hold a free port for every hop: its own two (old and new, make-before-break)
+    plus one for each other service whose pool overlaps it."""
+    for i, s in enumerate(services):
+        sharing = [o.name for o in services if o is not s and set(o.hop.pool.ports) & set(s.hop.pool.ports)]
+        if sharing and (s.hop.interval.law == "keyed" or any(
+                o.hop.interval.law == "keyed" for o in services if o.name in sharing)):
+            target.fail(node.value[i], f"target.services[{i}].hop.pool",
+                        f"overlaps the pool of {', '.join(sharing)}; a keyed service needs a pool of its own "
+                        "(its clients compute the port and cannot step around another service)")
+        need = (2 if s.hop.hops else 1) + len(sharing)
+        if len(s.hop.pool) < need:
+            shared = f" (shared with {', '.join(sharing)})" if sharing else ""
+            target.fail(node.value[i], f"target.services[{i}].hop.pool",
+                        f"pool of {len(s.hop.pool)} port(s){shared} is too small; expected at least {need}")
+
+
+def _attacker(r: Optional[_Reader]) -> Optional[AttackerPlan]:
+    if r is None:
+        return None
+    r.only("ports", "timing", "pause_s", "version_scan", "act_delay_s", "max_sweeps")
+    ports_node = r.node_of("ports", required=False)
+    ports = parse_ranges(r, "ports", ports_node) if ports_node is not None else ((1, 65535),)
+    timing = r.scalar("timing", (str,), "expected an nmap timing template", default="T4")
+    if timing not in TIMINGS:
+        r.fail(r.items["timing"][1], r.path("timing"), f"expected one of {', '.join(TIMINGS)}, got {timing!r}")
+    pause = r.bounded("pause_s", "attacker.pause_s", default=1.0)
+    version_scan = r.scalar("version_scan", (bool,), "expected true or false", default=True)
+    act_delay = r.bounded("act_delay_s", "attacker.act_delay_s")
+    max_sweeps = r.bounded("max_sweeps", "attacker.max_sweeps", default=10000)
+    return AttackerPlan(ports, timing, pause, version_scan, act_delay, max_sweeps)
+
+
+def _legit(r: Optional[_Reader]) -> Optional[LegitLoad]:
+    if r is None:
+        return None
+    r.only("rate_per_s")
+    return LegitLoad(r.bounded("rate_per_s", "legit.rate_per_s", required=True))
+
+
+def _direct(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[DirectClient]:
+    if r is None:
+        return None
+    r.only("service", "skews_s", "rate_per_s")
+    name = r.scalar("service", (str,), "expected a service name", required=True)
+    svc = next((s for s in services if s.name == name), None)
+    if svc is None:
+        r.fail(r.items["service"][1], r.path("service"), f"expected one of the target's services, got {name!r}")
+    if svc.hop.interval.law != "keyed" or svc.kind != "web":
+        r.fail(r.items["service"][1], r.path("service"), f"expected a web service with law: keyed, got {name!r}")
+    node = r.node_of("skews_s", required=False)
+    skews = (0.0,)
+    if node is not None:
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            r.fail(node, r.path("skews_s"), "expected a non-empty list of clock skews in seconds")
+        skews = []
+        for item in node.value:
+            v = plain(item) if isinstance(item, yaml.ScalarNode) else None
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                r.fail(item, r.path("skews_s"), f"expected a number of seconds, got {v!r}")
+            skews.append(float(v))
+        skews = tuple(skews)
+    return DirectClient(name, skews, r.bounded("rate_per_s", "direct_client.rate_per_s", default=10.0))
+
+
+def parse_interval(text: str, file: str = "<console>") -> IntervalLaw:
+    """One interval law given alone (JSON is YAML), as the console receives it."""
+    try:
+        node = load_nodes(text, file)
+    except YamlError as exc:
+        raise ScenarioError(exc.file, exc.line, "interval", exc.message) from None
+    return _interval(_Reader(node, "interval", file))

@@ -1,0 +1,205 @@
+"""mtdlab: the host-side command line.
+
+  mtdlab run SCENARIO      run a scenario in its own lab; the folder ends with summary.json and report.html
+  mtdlab report RUN_DIR    make summary.json and report.html again from a run folder's raw data
+  mtdlab compare DIR...    one page with several runs' figures side by side
+  mtdlab coverage          simulate many runs (no Docker): how often each reported 95% interval covers the truth
+  mtdlab check RUN_DIR     judge a run: hops per service, attacker sweeps against the truth
+                           log, the legitimate client's failures (JSON; exit 1 if anything fails)
+  mtdlab load URL          a legitimate client on a loopback URL, at a steady rate
+  mtdlab client ...        reach a keyed service directly (seed 001), computing its port
+  mtdlab console ...       the lab's management console: map, hop, config (signed requests)
+  mtdlab down [LAB]        remove a lab's containers, networks and volume (default: the demo)
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mtdlab.contract.events import read_events
+from mtdlab.inlab.legit import read_load, run_load, summarize
+from mtdlab.analysis.sweeps import judge_sweeps, sweep_summary
+from mtdlab.analysis.truth import read_truth
+
+
+def check(run_dir: Path, min_hops: int) -> tuple[dict, bool]:
+    truth = read_truth(run_dir / "truth.jsonl")
+    result: dict = {"run_dir": str(run_dir),
+                    "window_s": round(truth.end - truth.start, 1),
+                    "hops": {s: truth.hops.get(s, 0) for s in truth.services()}}
+    ok = all(n >= min_hops for n in result["hops"].values())
+    obs = run_dir / "attacker" / "observations.jsonl"
+    if obs.exists():
+        sweeps = [e for e in read_events(obs) if e["event"] == "sweep.done"]
+        result["sweeps"] = sweep_summary(judge_sweeps(truth, sweeps))
+        ok = ok and result["sweeps"]["unexplained"] == 0 and result["sweeps"]["sweeps"] > 0
+    legit = run_dir / "legit.jsonl"
+    if legit.exists():
+        result["legit"] = summarize(read_load(legit))
+        ok = ok and result["legit"]["failures"] == 0
+    result["ok"] = ok
+    return result, ok
+
+
+def loopback_url(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as exc:
+        raise SystemExit(f"mtdlab load: cannot resolve {host!r}: {exc}")
+    if not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+        raise SystemExit(f"mtdlab load: refusing {url}: the legitimate client only talks to loopback (the lab's proxy)")
+    return url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mtdlab", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="judge a run folder against its truth log")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--min-hops", type=int, default=0, help="fail if a service hopped fewer times")
+    p = sub.add_parser("load", help="legitimate client at a steady rate, a new connection each")
+    p.add_argument("url")
+    p.add_argument("--rate", type=float, default=20.0, help="requests per second (default 20)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--out", type=Path, required=True, help="JSON-lines file for every request")
+    p = sub.add_parser("run", help="run a scenario in an isolated lab and report on it")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--duration", type=float, help="seconds (default: the scenario's duration_s, else 300)")
+    p.add_argument("--out", type=Path, help="run folder (default runs/NAME-TIMESTAMP)")
+    p = sub.add_parser("report", help="rebuild summary.json and report.html from a run folder")
+    p.add_argument("run_dir", type=Path)
+    p = sub.add_parser("compare", help="an HTML page with several runs' figures side by side")
+    p.add_argument("run_dirs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("client", help="reach a keyed service directly: compute its port from the key and the clock")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("service")
+    p.add_argument("host", help="the target's address on the lab network")
+    p.add_argument("--key-file", type=Path, required=True, help="hex key (a run folder's keyed.key)")
+    p.add_argument("--skew", type=float, default=0.0, help="pretend the clock is off by this many seconds")
+    p = sub.add_parser("console", help="drive a lab's management console (signed requests)")
+    p.add_argument("--url", default="http://127.0.0.1:7070", help="the console (default: the demo's)")
+    p.add_argument("--key-file", type=Path, default=Path("runs/demo/console.key"))
+    csub = p.add_subparsers(dest="action", required=True)
+    csub.add_parser("map", help="current port of every service")
+    c = csub.add_parser("hop", help="hop a service now")
+    c.add_argument("service")
+    c = csub.add_parser("config", help="change a service's policy from its next hop on")
+    c.add_argument("service")
+    c.add_argument("--interval", help='an interval law as JSON, e.g. \'{"law": "exponential", "mean_s": 3}\'')
+    c.add_argument("--pause", dest="paused", action="store_const", const=True)
+    c.add_argument("--resume", dest="paused", action="store_const", const=False)
+    p = sub.add_parser("coverage", help="simulate many runs (no Docker) and count how often each 95%% interval "
+                                         "covers the model's truth")
+    p.add_argument("--sims", type=int, default=1000, help="simulated 300 s runs per law and sweep ratio (default 1000)")
+    p.add_argument("--out", type=Path, default=Path("runs/coverage.json"), help="JSON table (default runs/coverage.json)")
+    p = sub.add_parser("down", help="remove a lab completely")
+    p.add_argument("lab", nargs="?", default="mtdlab")
+    args = parser.parse_args(argv)
+
+    if args.command == "check":
+        result, ok = check(args.run_dir, args.min_hops)
+        print(json.dumps(result, indent=2))
+        return 0 if ok else 1
+    if args.command == "load":
+        def progress(i, total, records):
+            failed = sum(not r["ok"] for r in records)
+            print(f"load: {i}/{total} sent, {len(records)} answered, {failed} failed", file=sys.stderr, flush=True)
+        from mtdlab.contract.limits import LimitError
+        try:
+            result = run_load(loopback_url(args.url), args.rate, args.duration, args.out, progress=progress)
+        except LimitError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(json.dumps(result, indent=2))
+        return 0 if result["failures"] == 0 else 1
+    if args.command in ("run", "report"):
+        from mtdlab.host.lab import LabError
+        from mtdlab.contract.limits import LIMITS
+        if args.command == "run" and args.duration is not None and LIMITS["duration_s"].check(args.duration):
+            print(f"mtdlab run: --duration: {LIMITS['duration_s'].check(args.duration)}", file=sys.stderr)
+            return 2
+        from mtdlab.reporting.report import write_report
+        from mtdlab.host.run import run_scenario
+        from mtdlab.contract.scenario import ScenarioError
+        try:
+            folder = run_scenario(args.scenario, args.duration, args.out) if args.command == "run" else args.run_dir
+            summary = write_report(folder) if args.command == "report" else json.loads((folder / "summary.json").read_text())
+        except ScenarioError as exc:
+            print(f"mtdlab: invalid scenario: {exc}", file=sys.stderr)
+            return 2
+        except LabError as exc:
+            print(f"mtdlab: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("mtdlab: interrupted; the lab was removed", file=sys.stderr)
+            return 130
+        print(json.dumps({k: summary[k] for k in ("scenario", "duration_s", "hops", "legit", "decay", "sweeps",
+                                                   "act_after_delay", "service_id_accuracy")}, indent=2))
+        return 0
+    if args.command == "compare":
+        from mtdlab.reporting.compare import write_index
+        write_index(args.run_dirs, args.out)
+        print(args.out)
+        return 0
+    if args.command == "client":
+        import time
+        from mtdlab.inlab.direct import fetch, schedule_for
+        from mtdlab.contract import keys
+        from mtdlab.contract.scenario import load_scenario
+        from mtdlab.contract.scope import OutOfScope, resolve_in_scope
+        try:
+            resolve_in_scope(args.host)
+        except OutOfScope as exc:
+            raise SystemExit(f"mtdlab client: refusing {args.host}: {exc}")
+        try:
+            key = keys.from_file(keys.KEYED, args.key_file)
+        except keys.KeyError_ as exc:
+            raise SystemExit(f"mtdlab client: {exc}")
+        ks = schedule_for(load_scenario(args.scenario), args.service, key)
+        port = ks.port_at(time.time() + args.skew)
+        result = fetch(args.host, port, args.service)
+        print(json.dumps({"port": port, **result}))
+        return 0 if result["ok"] else 1
+    if args.command == "console":
+        from mtdlab.contract import keys
+        from mtdlab.host.console_client import call
+        if args.action == "map":
+            method, path, body = "GET", "/map", None
+        elif args.action == "hop":
+            method, path, body = "POST", "/hop", {"service": args.service}
+        else:
+            body = {"service": args.service}
+            if args.interval:
+                body["interval"] = json.loads(args.interval)
+            if args.paused is not None:
+                body["paused"] = args.paused
+            method, path = "POST", "/config"
+        try:
+            key = keys.from_file(keys.CONSOLE, args.key_file)
+        except keys.KeyError_ as exc:
+            raise SystemExit(f"mtdlab console: {exc}")
+        status, answer = call(args.url, key, method, path, body)
+        print(json.dumps(answer, indent=2))
+        return 0 if status == 200 else 1
+    if args.command == "coverage":
+        from mtdlab.reporting.coverage import main as coverage_main
+        if args.sims < 1:
+            print("mtdlab coverage: --sims must be at least 1", file=sys.stderr)
+            return 2
+        return coverage_main(args.sims, args.out)
+    if args.command == "down":
+        from mtdlab.host.lab import remove_lab
+        print(json.dumps({"lab": args.lab, "removed": remove_lab(args.lab)}))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

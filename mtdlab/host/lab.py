@@ -1,0 +1,137 @@
+"""Brings a whole lab up and down with compose, as one isolated compose project.
+
+Used by the tests, the benchmarks and the CLI. Each lab has its own project name, so its
+networks, volume and containers never mix with another lab's, and its own published ports.
+up() first removes whatever a crashed lab of the same name left; a failed up() removes
+everything it made before it raises.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+from mtdlab.contract import keys, labels
+from mtdlab.contract.events import read_events
+from mtdlab.contract.wait import Condition, Timeout, wait_for
+
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = REPO / "compose.yaml"
+
+
+class LabError(RuntimeError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def compose_command() -> tuple[str, ...]:
+    """`docker compose` (v2) where the plugin is there, else Debian's `docker-compose` (v1)."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ("docker", "compose")
+    if shutil.which("docker-compose"):
+        return ("docker-compose",)
+    raise LabError("neither `docker compose` nor `docker-compose` is installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    def __init__(self, name: str, scenario: Path, run_dir: Path, ports: dict[str, int] | None = None,
+                 extra_env: dict[str, str] | None = None):
+        self.name, self.scenario, self.run_dir = name, Path(scenario).resolve(), Path(run_dir).resolve()
+        self.ports = ports or {"web": free_port(), "ssh": free_port(), "redis": free_port(), "console": free_port()}
+        self.extra_env = extra_env or {}
+        # Every lab gets its own console key; nothing reusable is ever committed.
+        self.console_key = self.extra_env.get(keys.CONSOLE.env) or keys.new()
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ,
+                "MTDLAB_SCENARIO_DIR": str(self.scenario.parent), "MTDLAB_SCENARIO_FILE": self.scenario.name,
+                "MTDLAB_RUN_DIR": str(self.run_dir), "MTDLAB_WEB_PORT": str(self.ports["web"]),
+                "MTDLAB_SSH_PORT": str(self.ports["ssh"]), "MTDLAB_REDIS_PORT": str(self.ports["redis"]),
+                "MTDLAB_CONSOLE_PORT": str(self.ports["console"]), keys.CONSOLE.env: self.console_key,
+                **self.extra_env}
+
+    def compose(self, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
+        cmd = [*compose_command(), "-f", str(COMPOSE_FILE), "-p", self.name, *args]
+        result = subprocess.run(cmd, env=self.env, capture_output=capture, text=True)
+        if check and result.returncode != 0:
+            raise LabError(f"{' '.join(cmd)} failed:\n{result.stderr or result.stdout}")
+        return result
+
+    def up(self, services: tuple[str, ...] = ()) -> "Lab":
+        remove_lab(self.name)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.compose("up", "-d", *services)
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def down(self) -> None:
+        remove_lab(self.name)
+
+    @property
+    def truth_path(self) -> Path:
+        return self.run_dir / "truth.jsonl"
+
+    def events(self) -> list[dict]:
+        return list(read_events(self.truth_path)) if self.truth_path.exists() else []
+
+    def wait_for(self, condition, what: str, timeout: float, interval: float = 0.2):
+        """Poll condition(lab) until it returns something truthy; LabError after timeout."""
+        try:
+            return wait_for(Condition(lambda: condition(self), what,
+                                      logs=lambda: "controller says: " + self.logs("controller")[-1500:]),
+                            timeout, interval)
+        except Timeout as exc:
+            raise LabError(f"lab {self.name}: {exc}") from None
+
+    def logs(self, service: str) -> str:
+        return self.compose("logs", "--no-color", service, check=False).stdout
+
+    def container(self, service: str):
+        import docker
+        found = docker.from_env().containers.list(all=True, filters={"label": [
+            f"{labels.COMPOSE_PROJECT}={self.name}", f"{labels.COMPOSE_SERVICE}={service}"]})
+        return found[0] if found else None
+
+
+def remove_lab(name: str) -> dict[str, int]:
+    """Remove every container, network and volume of lab `name`, whoever made it.
+
+    The controller goes first and gets a graceful stop, so it removes its own instances;
+    whatever is still labelled for the lab after that (a killed controller's instances, a
+    crashed run's compose containers) is force-removed.
+    """
+    import docker
+    client = docker.from_env()
+    removed = {"containers": 0, "networks": 0, "volumes": 0}
+    mine = [f"{labels.COMPOSE_PROJECT}={name}"], [f"{labels.LAB}={name}"]
+    for c in client.containers.list(filters={"label": mine[0] + [f"{labels.COMPOSE_SERVICE}=controller"]}):
+        c.stop(timeout=60)
+    for filt in mine:
+        # Service instances and a SAPP gateway share the target's namespace: remove them first.
+        for c in sorted(client.containers.list(all=True, filters={"label": filt}),
+                        key=lambda c: c.labels.get(labels.ROLE) not in ("service", "gateway")):
+            try:
+                c.remove(force=True)
+                removed["containers"] += 1
+            except docker.errors.NotFound:
+                pass
+    for n in client.networks.list(filters={"label": mine[0]}):
+        n.remove()
+        removed["networks"] += 1
+    for v in client.volumes.list(filters={"label": mine[0]}):
+        v.remove(force=True)
+        removed["volumes"] += 1
+    return removed
