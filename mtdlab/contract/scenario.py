@@ -7,7 +7,7 @@ was expected, before anything starts. The format is documented in docs/scenario.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -68,45 +68,10 @@ class AttackerPlan:
 
 
 @dataclass(frozen=True)
-class LegitLoad:
-    rate_per_s: float
-
-
-@dataclass(frozen=True)
-class DirectClient:
-    """Clients that compute a keyed service's port themselves and skip the proxy (seed 001)."""
-    service: str
-    skews_s: tuple[float, ...]
-    rate_per_s: float
-
-
-@dataclass(frozen=True)
 class Sapp:
     """Seed 000's one port for all: the target's services listen on its loopback only and a
     gateway on `port` splices connections that open with a valid preamble (mtdlab.contract.sapp)."""
     port: int
-
-
-@dataclass(frozen=True)
-class SappClient:
-    """Legitimate clients through the SAPP gateway, cycling through every service."""
-    rate_per_s: float
-
-
-@dataclass(frozen=True)
-class Flood:
-    """Seed 001's flooding claim: a UDP service hopping per exchange over n ports (mtdlab.contract.xhop),
-    flooded on k of them with a bounded budget, once for each n."""
-    ns: tuple[int, ...]
-    flooded: Optional[int]      # k; None floods all n
-    budget_pps: float
-    capacity_pps: float
-    seconds_per_n: float
-    client_rate_per_s: float
-    base_port: int
-
-    def k(self, n: int) -> int:
-        return n if self.flooded is None else min(self.flooded, n)
 
 
 @dataclass(frozen=True)
@@ -116,15 +81,20 @@ class Scenario:
     duration_s: Optional[float]
     services: tuple[Service, ...]
     attacker: Optional[AttackerPlan]
-    legit: Optional[LegitLoad]
-    direct: Optional[DirectClient]
     source: str  # the file as written, kept so a run folder holds the scenario as run
     sapp: Optional[Sapp] = None
-    sapp_client: Optional[SappClient] = None
-    flood: Optional[Flood] = None
+    # The experiments' own sections (mtdlab.experiments), by scenario key; None where absent.
+    # They read as attributes too: scenario.flood, scenario.direct_client, ...
+    sections: dict = field(default_factory=dict)
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
+
+    def __getattr__(self, name: str):
+        sections = self.__dict__.get("sections", {})
+        if name in sections:
+            return sections[name]
+        raise AttributeError(name)
 
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -132,7 +102,7 @@ RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 TIMINGS = ("T0", "T1", "T2", "T3", "T4", "T5")
 
 
-class _Reader:
+class Reader:
     """Typed access to one mapping node, remembering where it is for error messages."""
 
     def __init__(self, node: yaml.Node, key: str, file: str):
@@ -185,34 +155,38 @@ class _Reader:
             self.fail(self.items[name][1] if name in self.items else self.node, self.path(name), problem)
         return int(value) if LIMITS[limit].whole else float(value)
 
-    def child(self, name: str, required: bool = True) -> Optional["_Reader"]:
+    def child(self, name: str, required: bool = True) -> Optional["Reader"]:
         node = self.node_of(name, required)
         if node is None or (isinstance(node, yaml.ScalarNode) and plain(node) is None and not required):
             return None
-        return _Reader(node, self.path(name), self.file)
+        return Reader(node, self.path(name), self.file)
 
 
 def plain_or_node(node: yaml.Node):
     return plain(node) if isinstance(node, yaml.ScalarNode) else node
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, sections=(), checks=()) -> Scenario:
+    """The scenario file at path (see parse_scenario; mtdlab.experiments.load_scenario passes every
+    experiment's sections)."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ScenarioError(str(path), 0, "", f"cannot read the scenario file: {exc.strerror}") from None
-    return parse_scenario(text, str(path))
+    return parse_scenario(text, str(path), sections, checks)
 
 
-def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
+def parse_scenario(text: str, file: str = "<scenario>", sections=(), checks=()) -> Scenario:
+    """The scenario in text. sections: (key, parser) pairs for the experiments' own top-level keys
+    (mtdlab.experiments passes every registered one); each parser gets that key's Reader (None if
+    absent) and the values read so far. checks: callables (root Reader, scenario) run last."""
     try:
         nodes = load_nodes(text, file)
     except YamlError as exc:
         raise ScenarioError(exc.file, exc.line, "", exc.message) from None
-    root = _Reader(nodes, "", file)
-    root.only("name", "seed", "duration_s", "target", "attacker", "legit", "direct_client", "sapp_client",
-              "flood", "description")
+    root = Reader(nodes, "", file)
+    root.only("name", "seed", "duration_s", "target", "attacker", *(key for key, _ in sections), "description")
     name = root.scalar("name", (str,), "expected a name of lowercase letters, digits and '-'", required=True)
     if not NAME.match(name):
         root.fail(root.items["name"][1], "name", f"expected lowercase letters, digits and '-' (starting with a letter, at most 31), got {name!r}")
@@ -223,27 +197,24 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     services = _services(target)
     sapp = _sapp(target.child("sapp", required=False), services)
     attacker = _attacker(root.child("attacker", required=False))
-    legit = _legit(root.child("legit", required=False))
-    direct = _direct(root.child("direct_client", required=False), services)
-    sapp_client = _sapp_client(root.child("sapp_client", required=False), sapp)
-    if sapp is not None:
-        # Behind a gateway the services listen on the target's loopback: nothing else reaches them.
-        for key, value in (("legit", legit), ("direct_client", direct)):
-            if value is not None:
-                root.fail(root.items[key][0], key, "not possible with target.sapp: the services listen on the "
-                          "target's loopback only, behind the gateway; use sapp_client")
-    flood = _flood(root.child("flood", required=False), services)
-    return Scenario(name, seed, duration, services, attacker, legit, direct, text, sapp, sapp_client, flood)
+    so_far = {"services": services, "sapp": sapp}
+    for key, parse in sections:
+        so_far[key] = parse(root.child(key, required=False), so_far)
+    scenario = Scenario(name, seed, duration, services, attacker, text, sapp,
+                        {key: so_far[key] for key, _ in sections})
+    for check in checks:
+        check(root, scenario)
+    return scenario
 
 
-def _services(target: _Reader) -> tuple[Service, ...]:
+def _services(target: Reader) -> tuple[Service, ...]:
     target.only("services", "sapp")
     node = target.node_of("services")
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         target.fail(node, "target.services", "expected a non-empty list of services")
     services, names, proxy_ports = [], {}, {}
     for i, item in enumerate(node.value):
-        r = _Reader(item, f"target.services[{i}]", target.file)
+        r = Reader(item, f"target.services[{i}]", target.file)
         r.only("name", "kind", "proxy_port", "hop", "banner")
         name = r.scalar("name", (str,), "expected a service name", required=True)
         if not NAME.match(name):
@@ -265,7 +236,7 @@ def _services(target: _Reader) -> tuple[Service, ...]:
     return tuple(services)
 
 
-def _sapp(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Sapp]:
+def _sapp(r: Optional[Reader], services: tuple[Service, ...]) -> Optional[Sapp]:
     if r is None:
         return None
     r.only("port")
@@ -279,53 +250,12 @@ def _sapp(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Sapp]
     return Sapp(port)
 
 
-def _sapp_client(r: Optional[_Reader], sapp: Optional[Sapp]) -> Optional[SappClient]:
-    if r is None:
-        return None
-    if sapp is None:
-        r.fail(r.node, r.key, "needs target.sapp: there is no gateway to go through")
-    r.only("rate_per_s")
-    return SappClient(r.bounded("rate_per_s", "sapp_client.rate_per_s", default=10.0))
-
-
-def _flood(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[Flood]:
-    if r is None:
-        return None
-    r.only("ns", "flooded", "budget_pps", "capacity_pps", "seconds_per_n", "client_rate_per_s", "base_port")
-    node = r.node_of("ns")
-    if not isinstance(node, yaml.SequenceNode) or not 1 <= len(node.value) <= 8:
-        r.fail(node, r.path("ns"), "expected a list of 1 to 8 port counts")
-    ns = []
-    for item in node.value:
-        v = plain(item) if isinstance(item, yaml.ScalarNode) else None
-        if LIMITS["flood.ns"].check(v) or v in ns:
-            r.fail(item, r.path("ns"), f"expected distinct whole numbers from 1 to {LIMITS['flood.ns'].high:g}, got {v!r}")
-        ns.append(v)
-    flooded = r.scalar("flooded", (str, int), "expected all or a whole number of ports", default="all")
-    if flooded != "all" and (isinstance(flooded, str) or flooded < 1):
-        r.fail(r.items["flooded"][1], r.path("flooded"), f"expected all or a whole number >= 1, got {flooded!r}")
-    values = {key: r.bounded(key, f"flood.{key}", default=default)
-              for key, default in (("budget_pps", 2000), ("capacity_pps", 100), ("seconds_per_n", 20),
-                                   ("client_rate_per_s", 50))}
-    base = r.bounded("base_port", "port", default=30000)
-    last = base + max(ns) - 1
-    if not 1024 <= base or last > 65535:
-        r.fail(r.items.get("base_port", (None, r.node))[1], r.path("base_port"),
-               f"expected ports {base}-{last} to lie within 1024-65535")
-    for svc in services:
-        if set(range(base, last + 1)) & set(svc.hop.pool.ports):
-            r.fail(r.items.get("base_port", (None, r.node))[1], r.path("base_port"),
-                   f"ports {base}-{last} overlap the hop pool of service {svc.name!r}")
-    return Flood(tuple(ns), None if flooded == "all" else flooded, values["budget_pps"], values["capacity_pps"],
-                 values["seconds_per_n"], values["client_rate_per_s"], base)
-
-
-def _hop(r: _Reader) -> HopPolicy:
+def _hop(r: Reader) -> HopPolicy:
     r.only("interval", "pool")
     return HopPolicy(_interval(r.child("interval")), _pool(r.child("pool")))
 
 
-def _banner(r: Optional[_Reader], kind: str, hop: HopPolicy) -> Banner:
+def _banner(r: Optional[Reader], kind: str, hop: HopPolicy) -> Banner:
     """Seed 000's banner mode; without one, the true banner (static or random-static)."""
     if r is None:
         return Banner("random-static" if hop.hops else "static", "common")
@@ -347,7 +277,7 @@ def _banner(r: Optional[_Reader], kind: str, hop: HopPolicy) -> Banner:
     return Banner(mode, auth)
 
 
-def _interval(r: _Reader) -> IntervalLaw:
+def _interval(r: Reader) -> IntervalLaw:
     law = r.scalar("law", (str,), "expected an interval law", required=True)
     fields = {"fixed": ("period_s",), "uniform": ("low_s", "high_s"), "exponential": ("mean_s",),
               "choice": ("values_s",), "never": (), "keyed": ("slot_s", "grace_s", "lead_s")}
@@ -382,7 +312,7 @@ def _interval(r: _Reader) -> IntervalLaw:
     return IntervalLaw(law, **values)
 
 
-def parse_ranges(r: _Reader, name: str, node: yaml.Node) -> tuple[tuple[int, int], ...]:
+def parse_ranges(r: Reader, name: str, node: yaml.Node) -> tuple[tuple[int, int], ...]:
     """Ranges written as a list of "lo-hi" / port items, or one comma-separated string."""
     key = r.path(name)
     if isinstance(node, yaml.ScalarNode) and isinstance(plain(node), (str, int)) and not isinstance(plain(node), bool):
@@ -410,7 +340,7 @@ def parse_ranges(r: _Reader, name: str, node: yaml.Node) -> tuple[tuple[int, int
     return tuple(ranges)
 
 
-def _pool(r: _Reader) -> PortPool:
+def _pool(r: Reader) -> PortPool:
     r.only("ranges", "exclude", "allow_well_known")
     ranges = parse_ranges(r, "ranges", r.node_of("ranges"))
     exclude_node = r.node_of("exclude", required=False)
@@ -423,7 +353,7 @@ def _pool(r: _Reader) -> PortPool:
     return pool
 
 
-def _check_pools_fit(services: list[Service], node: yaml.Node, target: _Reader) -> None:
+def _check_pools_fit(services: list[Service], node: yaml.Node, target: Reader) -> None:
     """Each pool must hold a free port for every hop: its own two (old and new, make-before-break)
     plus one for each other service whose pool overlaps it."""
     for i, s in enumerate(services):
@@ -440,7 +370,7 @@ def _check_pools_fit(services: list[Service], node: yaml.Node, target: _Reader) 
                         f"pool of {len(s.hop.pool)} port(s){shared} is too small; expected at least {need}")
 
 
-def _attacker(r: Optional[_Reader]) -> Optional[AttackerPlan]:
+def _attacker(r: Optional[Reader]) -> Optional[AttackerPlan]:
     if r is None:
         return None
     r.only("ports", "timing", "pause_s", "version_scan", "act_delay_s", "max_sweeps")
@@ -456,42 +386,10 @@ def _attacker(r: Optional[_Reader]) -> Optional[AttackerPlan]:
     return AttackerPlan(ports, timing, pause, version_scan, act_delay, max_sweeps)
 
 
-def _legit(r: Optional[_Reader]) -> Optional[LegitLoad]:
-    if r is None:
-        return None
-    r.only("rate_per_s")
-    return LegitLoad(r.bounded("rate_per_s", "legit.rate_per_s", required=True))
-
-
-def _direct(r: Optional[_Reader], services: tuple[Service, ...]) -> Optional[DirectClient]:
-    if r is None:
-        return None
-    r.only("service", "skews_s", "rate_per_s")
-    name = r.scalar("service", (str,), "expected a service name", required=True)
-    svc = next((s for s in services if s.name == name), None)
-    if svc is None:
-        r.fail(r.items["service"][1], r.path("service"), f"expected one of the target's services, got {name!r}")
-    if svc.hop.interval.law != "keyed" or svc.kind != "web":
-        r.fail(r.items["service"][1], r.path("service"), f"expected a web service with law: keyed, got {name!r}")
-    node = r.node_of("skews_s", required=False)
-    skews = (0.0,)
-    if node is not None:
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
-            r.fail(node, r.path("skews_s"), "expected a non-empty list of clock skews in seconds")
-        skews = []
-        for item in node.value:
-            v = plain(item) if isinstance(item, yaml.ScalarNode) else None
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                r.fail(item, r.path("skews_s"), f"expected a number of seconds, got {v!r}")
-            skews.append(float(v))
-        skews = tuple(skews)
-    return DirectClient(name, skews, r.bounded("rate_per_s", "direct_client.rate_per_s", default=10.0))
-
-
 def parse_interval(text: str, file: str = "<console>") -> IntervalLaw:
     """One interval law given alone (JSON is YAML), as the console receives it."""
     try:
         node = load_nodes(text, file)
     except YamlError as exc:
         raise ScenarioError(exc.file, exc.line, "interval", exc.message) from None
-    return _interval(_Reader(node, "interval", file))
+    return _interval(Reader(node, "interval", file))

@@ -67,12 +67,3 @@ def in_scope_or_exit(target: str, who: str) -> str:
     except OutOfScope as exc:
         print(f"{who}: refusing target {target!r}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(3)
-
-
-def client_args(argv: list[str], who: str):
-    """The in-lab clients' arguments SCENARIO HOST DURATION OUT, with HOST checked to be a lab
-    container: (scenario, host, duration, out), or exit 3 naming why not."""
-    from pathlib import Path
-    from mtdlab.contract.scenario import load_scenario
-    in_scope_or_exit(argv[2], who)
-    return load_scenario(argv[1]), argv[2], float(argv[3]), Path(argv[4])

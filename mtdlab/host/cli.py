@@ -22,7 +22,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mtdlab.contract.events import read_events
-from mtdlab.inlab.legit import read_load, run_load, summarize
+from mtdlab.contract.clientlog import read_load, summarize
+from mtdlab.inlab.legit import run_load
 from mtdlab.analysis.sweeps import judge_sweeps, sweep_summary
 from mtdlab.analysis.truth import read_truth
 
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         import time
         from mtdlab.inlab.direct import fetch, schedule_for
         from mtdlab.contract import keys
-        from mtdlab.contract.scenario import load_scenario
+        from mtdlab.experiments import load_scenario
         from mtdlab.contract.scope import OutOfScope, resolve_in_scope
         try:
             resolve_in_scope(args.host)

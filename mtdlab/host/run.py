@@ -16,10 +16,9 @@ from pathlib import Path
 
 from mtdlab.contract import keys
 from mtdlab.contract.events import read_events
-from mtdlab.host.flood_run import run_flood
 from mtdlab.host.lab import Lab, LabError
 from mtdlab.reporting.report import write_report
-from mtdlab.contract.scenario import load_scenario
+from mtdlab.experiments import EXPERIMENTS, load_scenario
 
 
 class Interrupted(Exception):
@@ -37,11 +36,46 @@ def _progress(lab: Lab, out: Path) -> str:
 
 
 def run_duration(scenario, override: float | None = None) -> float:
-    """How long a run lasts: the override (`--duration`), the scenario's duration_s, or 300 s; a flood
-    scenario's steps set it instead (n values x (step + the flooder's margins + start-up))."""
-    if scenario.flood:
-        return len(scenario.flood.ns) * (scenario.flood.seconds_per_n + 15)
+    """How long a run lasts: the override (`--duration`), the scenario's duration_s, or 300 s;
+    an experiment that runs its own steps (flood) sets it instead."""
+    for experiment in EXPERIMENTS:
+        steps_take = experiment.duration(scenario) if experiment.duration else None
+        if steps_take is not None:
+            return steps_take
     return float(override or scenario.duration_s or 300)
+
+
+class LaunchContext:
+    """What an experiment's launcher and steps get of the host (mtdlab.experiments.experiment):
+    the lab, the run folder, the run's keys, and ways to run a client in the lab and to fail."""
+
+    def __init__(self, lab: Lab, out: Path, env: dict[str, str]):
+        self.lab, self.out, self.env = lab, out, env
+        self.scenario_in_lab = f"/lab/scenario/{lab.scenario.name}"
+
+    def key(self, kind) -> str | None:
+        return self.env.get(kind.env)
+
+    def ip(self, role: str) -> str:
+        """A lab container's address on the lab network (from the controller's start event)."""
+        return next(e for e in self.lab.events() if e["event"] == "controller.started")[f"{role}_ip"]
+
+    def in_lab(self, name: str, command: list[str], env: dict | None = None) -> threading.Thread:
+        """Run a client inside the lab (in the controller's container, on the lab network), so no
+        host port is needed; its output lands in /lab/run, a failure in OUT/NAME.error."""
+        controller = self.lab.container("controller")
+
+        def client():
+            result = controller.exec_run(command, environment=env)
+            if result.exit_code != 0:
+                (self.out / f"{name}.error").write_text(result.output.decode(errors="replace"))
+
+        t = threading.Thread(target=client, name=name, daemon=True)
+        t.start()
+        return t
+
+    def fail(self, message: str):
+        raise LabError(message)
 
 
 def run_scenario(path: str | Path, duration: float | None = None, out: Path | None = None,
@@ -78,19 +112,19 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
         say("run: services placed" + ("; attacker starting" if scenario.attacker else ""))
         if scenario.attacker:
             lab.compose("up", "-d", "attacker")
-        legit = _start_legit(lab, scenario, duration, out)
-        direct = _start_direct(lab, scenario, duration, out, env.get(keys.KEYED.env))
-        sapp = _start_sapp_client(lab, scenario, duration, out, env.get(keys.SAPP.env))
+        ctx = LaunchContext(lab, out, env)
+        clients = [e.launch(ctx, scenario, duration) for e in EXPERIMENTS if e.launch]
         began = time.monotonic()
-        if scenario.flood:
-            run_flood(lab, scenario, out, say)   # its own steps, one per n, instead of a fixed duration
-            duration = 0
+        for experiment in EXPERIMENTS:
+            if experiment.steps and experiment.duration and experiment.duration(scenario) is not None:
+                experiment.steps(ctx, scenario, out, say)   # its own steps instead of a fixed duration
+                duration = 0
         while (left := duration - (time.monotonic() - began)) > 0:
             time.sleep(min(10.0, left))
             if lab.events() and lab.events()[-1]["event"] == "controller.stopped":
                 raise LabError(f"the controller stopped early: {lab.logs('controller')[-1500:]}")
             say(f"run: {time.monotonic() - began:5.0f}/{duration:g} s  {_progress(lab, out)}")
-        for client in (legit, direct, sapp):
+        for client in clients:
             if client:
                 client.join(timeout=60)
         say("run: stopping the attacker, then the controller")
@@ -108,49 +142,3 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     write_report(out)
     say(f"run: report {out / 'report.html'}")
     return out
-
-
-def _in_lab(lab: Lab, out: Path, name: str, command: list[str], env: dict | None = None) -> threading.Thread:
-    """Run a client inside the lab (in the controller's container, on the lab network), so no
-    host port is needed; its output lands in /lab/run, a failure in OUT/NAME.error."""
-    controller = lab.container("controller")
-
-    def client():
-        result = controller.exec_run(command, environment=env)
-        if result.exit_code != 0:
-            (out / f"{name}.error").write_text(result.output.decode(errors="replace"))
-
-    t = threading.Thread(target=client, name=name, daemon=True)
-    t.start()
-    return t
-
-
-def _lab_ip(lab: Lab, role: str) -> str:
-    return next(e for e in lab.events() if e["event"] == "controller.started")[f"{role}_ip"]
-
-
-def _start_legit(lab: Lab, scenario, duration: float, out: Path) -> threading.Thread | None:
-    """The legitimate client, against the web service's fixed proxy port."""
-    web = next((s for s in scenario.services if s.kind == "web"), None)
-    if scenario.legit is None or web is None:
-        return None
-    return _in_lab(lab, out, "legit", ["python3", "-m", "mtdlab.inlab.legit", f"http://{_lab_ip(lab, 'proxy')}:{web.proxy_port}/",
-                                       str(scenario.legit.rate_per_s), str(duration), "/lab/run/legit.jsonl"])
-
-
-def _start_direct(lab: Lab, scenario, duration: float, out: Path, key: str | None) -> threading.Thread | None:
-    """Keyed direct clients, straight to the target (no proxy)."""
-    if scenario.direct is None:
-        return None
-    return _in_lab(lab, out, "direct", ["python3", "-m", "mtdlab.inlab.direct", f"/lab/scenario/{lab.scenario.name}",
-                                        _lab_ip(lab, "target"), str(duration), "/lab/run/direct.jsonl"],
-                   {keys.KEYED.env: key})
-
-
-def _start_sapp_client(lab: Lab, scenario, duration: float, out: Path, key: str | None) -> threading.Thread | None:
-    """Legitimate clients through the SAPP gateway, to the target's one port."""
-    if scenario.sapp_client is None:
-        return None
-    return _in_lab(lab, out, "sapp-client", ["python3", "-m", "mtdlab.inlab.sapp_client", f"/lab/scenario/{lab.scenario.name}",
-                                             _lab_ip(lab, "target"), str(duration), "/lab/run/sapp-client.jsonl"],
-                   {keys.SAPP.env: key})

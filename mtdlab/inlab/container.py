@@ -5,7 +5,9 @@ import os
 import sys
 from pathlib import Path
 
-from mtdlab.contract.scenario import Scenario, ScenarioError, load_scenario
+from mtdlab.contract.scenario import Scenario, ScenarioError
+from mtdlab.contract.scope import in_scope_or_exit
+from mtdlab.experiments import load_scenario
 
 
 def start(role: str) -> tuple[Scenario, Path]:
@@ -20,3 +22,10 @@ def start(role: str) -> tuple[Scenario, Path]:
         print(f"{role}: invalid scenario: {exc}", file=sys.stderr)
         raise SystemExit(2)
     return scenario, Path(os.environ.get("MTDLAB_RUN_DIR", "/lab/run"))
+
+
+def client_args(argv: list[str], who: str):
+    """The in-lab clients' arguments SCENARIO HOST DURATION OUT, with HOST checked to be a lab
+    container: (scenario, host, duration, out), or exit 3 naming why not."""
+    in_scope_or_exit(argv[2], who)
+    return load_scenario(argv[1]), argv[2], float(argv[3]), Path(argv[4])

@@ -15,7 +15,7 @@ import time
 from mtdlab.contract import keys
 from mtdlab.contract.keyed import KeyedSchedule
 from mtdlab.inlab.pacing import paced
-from mtdlab.contract.scope import client_args
+from mtdlab.inlab.container import client_args
 
 
 def schedule_for(scenario, service: str, key: bytes) -> KeyedSchedule:
@@ -43,7 +43,7 @@ def fetch(host: str, port: int, service: str, timeout: float = 2.0) -> dict:
 
 def main() -> int:
     scenario, host, duration, out = client_args(sys.argv, "direct")
-    plan = scenario.direct
+    plan = scenario.direct_client
     ks = schedule_for(scenario, plan.service, keys.from_env(keys.KEYED))
     with open(out, "w") as f:
         for i in paced(plan.rate_per_s, duration):

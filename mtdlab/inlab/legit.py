@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mtdlab.contract.limits import LIMITS
-from mtdlab.contract.stats import summary
+from mtdlab.contract.clientlog import summarize
 
 
 
@@ -62,20 +62,6 @@ def run_load(url: str, rate: float, duration: float, out: Path, timeout: float =
             if progress and i % max(1, int(rate * 10)) == 0:
                 progress(i, total, records)
     return summarize(records)
-
-
-def summarize(records: list[dict]) -> dict:
-    failures = [r for r in records if not r["ok"]]
-    return {"requests": len(records), "failures": len(failures),
-            "success_rate": round(1 - len(failures) / len(records), 6) if records else None,
-            "latency_ms": summary([r["latency_ms"] for r in records if r["ok"]], 3),
-            "instances_seen": len({r.get("instance") for r in records if r.get("instance")}),
-            "first_failures": failures[:5]}
-
-
-def read_load(path: Path) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def main() -> int:

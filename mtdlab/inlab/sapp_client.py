@@ -15,7 +15,7 @@ from mtdlab.contract import keys
 from mtdlab.inlab.pacing import paced
 from mtdlab.inlab.probes import PROBES, NotReady
 from mtdlab.contract.sapp import open_stream, service_codes
-from mtdlab.contract.scope import client_args
+from mtdlab.inlab.container import client_args
 
 
 def through_gateway(host: str, port: int, key: bytes, service: str, kind: str, code: int,

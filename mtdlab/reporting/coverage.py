@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from mtdlab.analysis import theory
-from mtdlab.analysis.metrics import Run, compute
+from mtdlab.analysis.metrics import Run
+from mtdlab.reporting.summary import compute
 from mtdlab.contract.schedule import IntervalLaw
 from mtdlab.analysis.simulate import Model, simulate
 

@@ -6,7 +6,7 @@ import docker
 import pytest
 
 from mtdlab.contract import labels
-from mtdlab.contract.scenario import parse_scenario
+from mtdlab.experiments import parse_scenario
 from mtdlab.contract.schedule import HopSchedule
 
 from .conftest import events_of

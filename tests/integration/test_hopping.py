@@ -5,7 +5,8 @@ import threading
 import pytest
 
 from mtdlab.contract.events import read_events
-from mtdlab.inlab.legit import read_load, run_load, summarize
+from mtdlab.contract.clientlog import read_load, summarize
+from mtdlab.inlab.legit import run_load
 from mtdlab.inlab.probes import probe_redis, probe_ssh
 from mtdlab.analysis.sweeps import judge_sweeps, sweep_summary
 from mtdlab.analysis.truth import read_truth

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from mtdlab.analysis import theory
-from mtdlab.contract.scenario import ScenarioError, parse_scenario
+from mtdlab.experiments import ScenarioError, parse_scenario
 from mtdlab.contract.xhop import exchange_port, parse_request, reply, request
 
 KEY = bytes(range(32))

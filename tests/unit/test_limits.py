@@ -9,7 +9,7 @@ from attacker import flood
 from mtdlab.inlab import xhop_client
 from mtdlab.contract.limits import FLOOD_MARGIN_S, LIMITS, LimitError, markdown_table
 from mtdlab.host.run import run_duration
-from mtdlab.contract.scenario import ScenarioError, load_scenario, parse_scenario
+from mtdlab.experiments import ScenarioError, load_scenario, parse_scenario
 from services.xhop import server as xhop_server
 
 ROOT = Path(__file__).parents[2]

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mtdlab.analysis.metrics import Run, compute, kaplan_meier, km_half_life
+from mtdlab.analysis.decay import kaplan_meier, km_half_life
+from mtdlab.analysis.metrics import Run
+from mtdlab.reporting.summary import compute
 from mtdlab.reporting.report import lookup, show, write_report
 
 SCENARIO = """name: synthetic

@@ -4,7 +4,7 @@ import pytest
 
 from gateway.ctl import established_ports
 from mtdlab.contract.sapp import PREAMBLE_LEN, BadPreamble, Verifier, make_preamble, service_codes
-from mtdlab.contract.scenario import parse_scenario
+from mtdlab.experiments import parse_scenario
 from mtdlab.analysis.sweeps import judge_sweeps, sweep_summary
 from mtdlab.analysis.truth import read_truth
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mtdlab.contract.scenario import ScenarioError, load_scenario, parse_scenario
+from mtdlab.experiments import ScenarioError, load_scenario, parse_scenario
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "scenarios"
 SHIPPED = Path(__file__).parent.parent.parent / "scenarios"

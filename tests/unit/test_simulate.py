@@ -3,7 +3,8 @@ import filecmp
 
 import pytest
 
-from mtdlab.analysis.metrics import Run, compute
+from mtdlab.analysis.metrics import Run
+from mtdlab.reporting.summary import compute
 from mtdlab.contract.schedule import IntervalLaw
 from mtdlab.analysis.simulate import Model, simulate
 from mtdlab.contract.stats import percentile

@@ -1,4 +1,4 @@
-from mtdlab.inlab.legit import summarize
+from mtdlab.contract.clientlog import summarize
 from mtdlab.contract.stats import percentile, summary
 
 
