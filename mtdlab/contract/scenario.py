@@ -1,7 +1,10 @@
-"""The scenario model: one YAML file describes a lab and an experiment.
+"""The scenario model's core: one YAML file describes a lab (its services, their hop policies
+and banners, a SAPP gateway) and the attacker; the experiments' own sections (legit load,
+direct clients, SAPP clients, flooding) are parsed by their modules and kept in
+Scenario.sections.
 
-load_scenario() is the only way in: it validates everything once, at the edge, and
-returns typed, frozen objects. Every error names the file, the line, the key and what
+mtdlab.experiments.load_scenario() is the way in: it validates everything once, at the edge,
+and returns typed, frozen objects. Every error names the file, the line, the key and what
 was expected, before anything starts. The format is documented in docs/scenario.md.
 """
 from __future__ import annotations
@@ -17,15 +20,8 @@ from mtdlab.contract import banners
 from mtdlab.contract.catalog import SERVICE_KINDS
 from mtdlab.contract.limits import LIMITS
 from mtdlab.contract.schedule import IntervalLaw, PortPool
+from mtdlab.contract.reader import Reader, ScenarioError, plain_or_node  # noqa: F401  (ScenarioError: for callers)
 from mtdlab.contract.yamlsafe import YamlError, load_nodes, plain
-
-
-class ScenarioError(YamlError):
-    """Bad scenario input: file, line, key and what was expected."""
-
-    def __init__(self, file: str, line: int, key: str, expected: str):
-        super().__init__(file, line, f"{key}: {expected}" if key else expected)
-        self.key, self.expected = key, expected
 
 
 @dataclass(frozen=True)
@@ -100,70 +96,6 @@ class Scenario:
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 TIMINGS = ("T0", "T1", "T2", "T3", "T4", "T5")
-
-
-class Reader:
-    """Typed access to one mapping node, remembering where it is for error messages."""
-
-    def __init__(self, node: yaml.Node, key: str, file: str):
-        self.file, self.key, self.node = file, key, node
-        if not isinstance(node, yaml.MappingNode):
-            self.fail(node, key, "expected a mapping of keys")
-        self.items = {k.value: (k, v) for k, v in node.value}
-
-    def path(self, name: str) -> str:
-        return f"{self.key}.{name}" if self.key else name
-
-    def fail(self, node: yaml.Node, key: str, expected: str):
-        raise ScenarioError(self.file, node.start_mark.line + 1, key, expected)
-
-    def only(self, *allowed: str) -> None:
-        for name, (knode, _) in self.items.items():
-            if name not in allowed:
-                self.fail(knode, self.path(name), "unknown key; expected one of " + ", ".join(allowed))
-
-    def has(self, name: str) -> bool:
-        return name in self.items and plain_or_node(self.items[name][1]) is not None
-
-    def node_of(self, name: str, required: bool = True) -> Optional[yaml.Node]:
-        if name not in self.items:
-            if required:
-                self.fail(self.node, self.path(name), "missing; this key is required")
-            return None
-        return self.items[name][1]
-
-    def scalar(self, name: str, kinds: tuple, expected: str, default=None, required=False):
-        node = self.node_of(name, required)
-        if node is None:
-            return default
-        if not isinstance(node, yaml.ScalarNode):
-            self.fail(node, self.path(name), expected)
-        value = plain(node)
-        if value is None and not required:
-            return default
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            self.fail(node, self.path(name), f"{expected}, got {value!r}")
-        return value
-
-    def bounded(self, name: str, limit: str, default=None, required=False):
-        """A number within its limit in mtdlab.contract.limits (finite, in range; whole where it must be)."""
-        value = self.scalar(name, (int, float), "expected a number", default, required)
-        if value is None:
-            return None
-        problem = LIMITS[limit].check(value)
-        if problem:
-            self.fail(self.items[name][1] if name in self.items else self.node, self.path(name), problem)
-        return int(value) if LIMITS[limit].whole else float(value)
-
-    def child(self, name: str, required: bool = True) -> Optional["Reader"]:
-        node = self.node_of(name, required)
-        if node is None or (isinstance(node, yaml.ScalarNode) and plain(node) is None and not required):
-            return None
-        return Reader(node, self.path(name), self.file)
-
-
-def plain_or_node(node: yaml.Node):
-    return plain(node) if isinstance(node, yaml.ScalarNode) else node
 
 
 def load_scenario(path: str | Path, sections=(), checks=()) -> Scenario:

@@ -27,7 +27,7 @@ import yaml
 from mtdlab.contract import keys, labels
 from mtdlab.contract.limits import FLOOD_MARGIN_S as MARGIN_S
 from mtdlab.contract.limits import LIMITS
-from mtdlab.contract.scenario import Reader
+from mtdlab.contract.reader import Reader
 from mtdlab.contract.stats import percentile, rounded as _r
 from mtdlab.contract.wait import Condition, LogLine, Timeout, wait_for
 from mtdlab.contract.yamlsafe import plain

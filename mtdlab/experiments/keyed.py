@@ -12,7 +12,7 @@ from typing import Optional
 import yaml
 
 from mtdlab.contract import keys
-from mtdlab.contract.scenario import Reader
+from mtdlab.contract.reader import Reader
 from mtdlab.contract.stats import percentile, rounded as _r
 from mtdlab.contract.yamlsafe import plain
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from mtdlab.contract import keys
-from mtdlab.contract.scenario import Reader
+from mtdlab.contract.reader import Reader
 from mtdlab.contract.stats import rounded as _r
 
 from .experiment import Experiment

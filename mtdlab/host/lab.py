@@ -18,7 +18,7 @@ from mtdlab.contract import keys, labels
 from mtdlab.contract.events import read_events
 from mtdlab.contract.wait import Condition, Timeout, wait_for
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]   # mtdlab/host/lab.py -> the repository
 COMPOSE_FILE = REPO / "compose.yaml"
 
 
