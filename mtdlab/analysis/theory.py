@@ -68,16 +68,10 @@ def solve_half(survival) -> float | None:
 
 
 def half_life(law: IntervalLaw, extra: float = 0.0) -> float:
-    """d with S(d) = 1/2 (bisection, valid for every law since S is continuous and falling)."""
+    """d with S(d) = 1/2 (S is continuous and falling for every law)."""
     if law.law == "never":
         return math.inf
-    lo, hi = 0.0, 1.0
-    while lab_survival(law, hi, extra) > 0.5:
-        hi *= 2
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if lab_survival(law, mid, extra) > 0.5 else (lo, mid)
-    return (lo + hi) / 2
+    return solve_half(lambda d: lab_survival(law, d, extra))
 
 
 def realised_survival(lives, d: float) -> float:
