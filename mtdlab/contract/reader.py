@@ -3,12 +3,16 @@ says file:line: key: what was expected (ScenarioError). Numbers are checked agai
 mtdlab.contract.limits. Used by the scenario core and by the experiments' sections."""
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 import yaml
 
 from mtdlab.contract.limits import LIMITS
 from mtdlab.contract.yamlsafe import YamlError, plain
+
+
+PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class ScenarioError(YamlError):
@@ -29,6 +33,8 @@ class Reader:
         self.items = {k.value: (k, v) for k, v in node.value}
 
     def path(self, name: str) -> str:
+        if not PLAIN_KEY.fullmatch(str(name)):
+            name = repr(name)   # a key with blanks, newlines or odd characters: shown quoted, on one line
         return f"{self.key}.{name}" if self.key else name
 
     def fail(self, node: yaml.Node, key: str, expected: str):

@@ -21,7 +21,9 @@ from mtdlab.contract.catalog import SERVICE_KINDS
 from mtdlab.contract.limits import LIMITS
 from mtdlab.contract.schedule import IntervalLaw, PortPool
 from mtdlab.contract.reader import Reader, ScenarioError, plain_or_node  # noqa: F401  (ScenarioError: for callers)
-from mtdlab.contract.yamlsafe import YamlError, load_nodes, plain
+from mtdlab.contract.yamlsafe import YamlError, decode, load_nodes, plain
+
+MAX_FILE_BYTES = 256 * 1024   # no scenario comes near it; larger files are refused before parsing
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,17 @@ def load_scenario(path: str | Path, sections=(), checks=()) -> Scenario:
     experiment's sections)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)   # bounded: a huge file is refused unread
     except OSError as exc:
         raise ScenarioError(str(path), 0, "", f"cannot read the scenario file: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(str(path), 0, "", f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; "
+                                              "expected a scenario file")
+    try:
+        text = decode(data, str(path))
+    except YamlError as exc:
+        raise ScenarioError(exc.file, exc.line, "", exc.message) from None
     return parse_scenario(text, str(path), sections, checks)
 
 
@@ -120,7 +130,7 @@ def parse_scenario(text: str, file: str = "<scenario>", sections=(), checks=()) 
     root = Reader(nodes, "", file)
     root.only("name", "seed", "duration_s", "target", "attacker", *(key for key, _ in sections), "description")
     name = root.scalar("name", (str,), "expected a name of lowercase letters, digits and '-'", required=True)
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         root.fail(root.items["name"][1], "name", f"expected lowercase letters, digits and '-' (starting with a letter, at most 31), got {name!r}")
     root.scalar("description", (str,), "expected text")
     seed = root.scalar("seed", (int,), "expected a whole number", required=True)
@@ -149,7 +159,7 @@ def _services(target: Reader) -> tuple[Service, ...]:
         r = Reader(item, f"target.services[{i}]", target.file)
         r.only("name", "kind", "proxy_port", "hop", "banner")
         name = r.scalar("name", (str,), "expected a service name", required=True)
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             r.fail(r.items["name"][1], r.path("name"), f"expected lowercase letters, digits and '-', got {name!r}")
         if name in names:
             r.fail(r.items["name"][1], r.path("name"), f"service name {name!r} is used twice (also at line {names[name]})")

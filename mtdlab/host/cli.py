@@ -3,6 +3,7 @@
   mtdlab run SCENARIO      run a scenario in its own lab; the folder ends with summary.json and report.html
   mtdlab report RUN_DIR    make summary.json and report.html again from a run folder's raw data
   mtdlab compare DIR...    one page with several runs' figures side by side
+  mtdlab validate FILE...  check scenario files without starting anything (exit 2 naming file:line if not)
   mtdlab coverage          simulate many runs (no Docker): how often each reported 95% interval covers the truth
   mtdlab check RUN_DIR     judge a run: hops per service, attacker sweeps against the truth
                            log, the legitimate client's failures (JSON; exit 1 if anything fails)
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--interval", help='an interval law as JSON, e.g. \'{"law": "exponential", "mean_s": 3}\'')
     c.add_argument("--pause", dest="paused", action="store_const", const=True)
     c.add_argument("--resume", dest="paused", action="store_const", const=False)
+    p = sub.add_parser("validate", help="check scenario files without starting anything (exit 0 if all valid, 2 if not)")
+    p.add_argument("files", type=Path, nargs="+")
     p = sub.add_parser("coverage", help="simulate many runs (no Docker) and count how often each 95%% interval "
                                          "covers the model's truth")
     p.add_argument("--sims", type=int, default=1000, help="simulated 300 s runs per law and sweep ratio (default 1000)")
@@ -189,6 +192,17 @@ def main(argv: list[str] | None = None) -> int:
         status, answer = call(args.url, key, method, path, body)
         print(json.dumps(answer, indent=2))
         return 0 if status == 200 else 1
+    if args.command == "validate":
+        from mtdlab.experiments import ScenarioError, load_scenario
+        bad = 0
+        for path in args.files:
+            try:
+                scenario = load_scenario(path)
+                print(f"{path}: ok (scenario {scenario.name}, {len(scenario.services)} services)")
+            except ScenarioError as exc:
+                print(exc, file=sys.stderr)
+                bad += 1
+        return 2 if bad else 0
     if args.command == "coverage":
         from mtdlab.reporting.coverage import main as coverage_main
         if args.sims < 1:
