@@ -5,12 +5,14 @@ nothing. Endpoints (JSON):
   GET  /map                         each service's current port, hop, policy, paused
   POST /config {"service", "interval"?, "paused"?}   new interval law from the next hop on; pause/resume
   POST /hop {"service"}             hop now
-Every accepted change is written to the truth log (console.* events).
+Every accepted change is written to the truth log (console.* events); refusals too, at a bounded
+rate. Bodies over MAX_BODY_BYTES get 413 unread; keyed services refuse pause and hop with 409.
 """
 from __future__ import annotations
 
 import json
 import threading
+import time
 
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
@@ -19,18 +21,56 @@ from mtdlab.contract.console_auth import Verifier
 from mtdlab.contract.scenario import ScenarioError, parse_interval
 
 CONSOLE_PORT = 7000
+MAX_BODY_BYTES = 64 * 1024        # a console request is a few hundred bytes; larger ones get 413 unread
+REFUSALS_LOGGED_PER_MINUTE = 30   # beyond that, refusals are counted, not each written to the truth log
+
+
+class RefusalLog:
+    """Writes console refusals to the truth log at a bounded rate: an unauthenticated flood must
+    not fill the log. What it holds back it counts, and says so in the next entry it writes."""
+
+    def __init__(self, truth, per_minute: int = REFUSALS_LOGGED_PER_MINUTE, clock=time.monotonic):
+        self.truth, self.per_minute, self.clock = truth, per_minute, clock
+        self.window_start, self.written, self.suppressed = clock(), 0, 0
+        self.lock = threading.Lock()
+
+    def refused(self, **fields) -> None:
+        with self.lock:
+            now = self.clock()
+            if now - self.window_start >= 60:
+                self.window_start, self.written = now, 0
+            if self.written >= self.per_minute:
+                self.suppressed += 1
+                return
+            self.written += 1
+            suppressed, self.suppressed = self.suppressed, 0
+        self.truth.write("console.refused", **fields, **({"suppressed_before": suppressed} if suppressed else {}))
 
 
 def create_app(hoppers: dict, verifier: Verifier, truth) -> Flask:
     app = Flask("mtdlab-console")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES   # werkzeug stops reading a body past it, too
+    refusals = RefusalLog(truth)
 
     @app.before_request
     def authenticate():
+        # Refused on the declared length, before a byte of the body is read or anything is checked.
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            refusals.refused(method=request.method, path=request.path, reason="body too large",
+                             client=request.remote_addr)
+            return jsonify(error=f"body larger than {MAX_BODY_BYTES} bytes"), 413
         reason = verifier.check(request.method, request.path, request.get_data(), request.headers)
         if reason:
-            truth.write("console.refused", method=request.method, path=request.path, reason=reason,
-                        client=request.remote_addr)
+            refusals.refused(method=request.method, path=request.path, reason=reason, client=request.remote_addr)
             return jsonify(error=f"unauthorized: {reason}"), 401
+        return None
+
+    def keyed_refusal(h, what: str):
+        """Keyed services move on wall-clock slots that their clients compute from the key: a pause
+        or a forced hop would send every direct client to a port that is not there."""
+        if h.schedule.law.law == "keyed":
+            return jsonify(error=f"{h.service.name} hops by keyed wall-clock slots that clients compute "
+                                 f"themselves; it cannot be {what}"), 409
         return None
 
     def service_of(body):
@@ -58,6 +98,12 @@ def create_app(hoppers: dict, verifier: Verifier, truth) -> Flask:
         unknown = set(body) - {"service", "interval", "paused"}
         if unknown:
             return jsonify(error=f"unknown keys {sorted(unknown)}; expected interval, paused"), 400
+        if "paused" in body:   # checked before anything changes
+            if not isinstance(body["paused"], bool):
+                return jsonify(error="paused: expected true or false"), 400
+            refusal = keyed_refusal(h, "paused or resumed")
+            if refusal:
+                return refusal
         if "interval" in body:
             try:
                 law = parse_interval(json.dumps(body["interval"]))
@@ -68,8 +114,6 @@ def create_app(hoppers: dict, verifier: Verifier, truth) -> Flask:
             h.set_law(law)
             truth.write("console.config", service=h.service.name, interval=law.describe())
         if "paused" in body:
-            if not isinstance(body["paused"], bool):
-                return jsonify(error="paused: expected true or false"), 400
             h.control.notify(paused=body["paused"])
             truth.write("console.config", service=h.service.name, paused=body["paused"])
         return jsonify(ok=True, policy=h.schedule.law.describe(), paused=h.control.paused)
@@ -79,6 +123,9 @@ def create_app(hoppers: dict, verifier: Verifier, truth) -> Flask:
         h, error = service_of(request.get_json(silent=True))
         if error:
             return error
+        refusal = keyed_refusal(h, "made to hop now")
+        if refusal:
+            return refusal
         h.control.notify(force=True)
         truth.write("console.hop", service=h.service.name)
         return jsonify(ok=True)

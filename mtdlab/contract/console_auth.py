@@ -3,7 +3,7 @@ transmissions"), shared by the controller (verify) and `mtdlab console` (sign).
 
     signature = HMAC-SHA256(key, METHOD \\n PATH \\n SHA256(body) \\n TIMESTAMP \\n NONCE), hex
 
-sent as the headers X-Mtdlab-Timestamp (Unix seconds), X-Mtdlab-Nonce (random, 16+ hex
+sent as the headers X-Mtdlab-Timestamp (whole Unix seconds, digits only), X-Mtdlab-Nonce (random, 16+ hex
 digits) and X-Mtdlab-Signature. A request is refused when a header is missing, its timestamp
 is more than 30 s from the server's clock, its nonce was seen before (replay), or the
 signature differs (compared in constant time).
@@ -45,10 +45,10 @@ class Verifier:
         ts, nonce, sig = (headers.get(h) for h in HEADERS)
         if not (ts and nonce and sig):
             return "missing authentication headers"
-        try:
-            stamp = float(ts)
-        except ValueError:
+        # Whole Unix seconds only: a float would let "nan" through every comparison below.
+        if not (ts.isascii() and ts.isdigit() and len(ts) <= 12):
             return "bad timestamp"
+        stamp = int(ts)
         now = self.clock()
         if abs(now - stamp) > MAX_SKEW_S:
             return "timestamp outside the 30 s window"
