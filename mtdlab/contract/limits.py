@@ -34,13 +34,13 @@ class Limit:
             return f"expected a whole number, got {value!r}"
         if self.noun:
             if not self.low <= value <= self.high:
-                return f"expected {self.noun} from {self.low:g} to {self.high:g}, got {value:g}"
+                return f"expected {self.noun} from {_n(self.low)} to {_n(self.high)}, got {value:g}"
         elif self.low_inclusive and value < self.low:
-            return f"expected a number >= {self.low:g}, got {value:g}"
+            return f"expected a number >= {_n(self.low)}, got {value:g}"
         elif not self.low_inclusive and value <= self.low:
-            return f"expected a number > {self.low:g}, got {value:g}"
+            return f"expected a number > {_n(self.low)}, got {value:g}"
         elif value > self.high:
-            return f"expected at most {self.high:g}{' ' + self.unit if self.unit else ''}, got {value:g}"
+            return f"expected at most {_n(self.high)}{' ' + self.unit if self.unit else ''}, got {value:g}"
         return None
 
     def require(self, value, who: str) -> None:
@@ -52,13 +52,20 @@ class Limit:
     def describe(self) -> str:
         kind = self.noun or ("a whole number" if self.whole else "a number")
         if self.low_inclusive:
-            return f"{kind} from {self.low:g} to {self.high:g} {self.unit}".rstrip()
-        return f"{kind} > {self.low:g} and at most {self.high:g} {self.unit}".rstrip()
+            return f"{kind} from {_n(self.low)} to {_n(self.high)} {self.unit}".rstrip()
+        return f"{kind} > {_n(self.low)} and at most {_n(self.high)} {self.unit}".rstrip()
+
+
+def _n(x) -> str:
+    """A bound as people write it: 9223372036854775807, not 9.22337e+18."""
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 FLOOD_MARGIN_S = 4.0   # the flooder starts this much before the flood's client and stops this much after it
 
 _TABLE = [
+    Limit("seed", 0, 2**63 - 1, "", "every random draw of the run (schedules, banners) follows from it",
+          low_inclusive=True, whole=True, noun="a whole number"),
     Limit("duration_s", 0, 3600, "s", "one run; the legitimate client, the attacker and every in-lab client stop by then"),
     Limit("interval_s", 0, 86400, "s", "any hop interval, slot or `choice` value"),
     Limit("keyed.grace_s", 0, 43200, "s", "below half the slot too (checked with the slot)", low_inclusive=True),

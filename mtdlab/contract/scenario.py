@@ -133,7 +133,7 @@ def parse_scenario(text: str, file: str = "<scenario>", sections=(), checks=()) 
     if not NAME.fullmatch(name):
         root.fail(root.items["name"][1], "name", f"expected lowercase letters, digits and '-' (starting with a letter, at most 31), got {name!r}")
     root.scalar("description", (str,), "expected text")
-    seed = root.scalar("seed", (int,), "expected a whole number", required=True)
+    seed = root.bounded("seed", "seed", required=True)
     duration = root.bounded("duration_s", "duration_s")
     target = root.child("target")
     services = _services(target)
