@@ -17,6 +17,7 @@ from mtdlab.inlab.launch import start_in_namespace
 from mtdlab.inlab.probes import NotReady
 from mtdlab.contract.wait import PortOpen, Timeout, wait_for
 
+from .instances import exec_in
 from .proxy import ProxyConfigError
 
 CTL = ["python3", "-m", "gateway.ctl"]
@@ -34,9 +35,9 @@ class Gateway:
     def start(cls, client, image: str, target, lab: str, run_id: str, port: int, key_hex: str,
               codes: dict[str, int]) -> "Gateway":
         container = start_in_namespace(
-            client, image, ["python3", "-m", "gateway.main"], name=f"{lab}-sapp-{secrets.token_hex(3)}", target=target,
+            client, image, ["python3", "-m", "gateway.main"], name=f"{lab}-sapp-{secrets.token_hex(3)}", target=target, role="gateway",
             environment={keys.SAPP.env: key_hex, "MTDLAB_SAPP_PORT": str(port),
-                         "MTDLAB_SAPP_CODES": json.dumps({str(c): name for name, c in codes.items()})},
+                         "MTDLAB_SAPP_CODES": ",".join(f"{c}={name}" for name, c in codes.items())},
             labels=labels.gateway_labels(lab, run_id, port))
         return cls(container, port)
 
@@ -50,12 +51,12 @@ class Gateway:
             raise RuntimeError(str(exc)) from None
 
     def _ctl(self, *args: str) -> tuple[int, dict]:
-        result = self.container.exec_run([*CTL, *args])
-        out = result.output.decode(errors="replace").strip()
+        code, out = exec_in(self.container, [*CTL, *args])
+        out = out.strip()
         try:
-            return result.exit_code, json.loads(out.splitlines()[-1])
+            return code, json.loads(out.splitlines()[-1])
         except (ValueError, IndexError):
-            return result.exit_code, {"output": out[-500:]}
+            return code, {"output": out[-500:]}
 
     def wait_ready(self, probe: str, port: int, timeout: float, alive, expect: str) -> tuple[str, int]:
         """Readiness checked inside the target's namespace, where the services listen (the gateway's

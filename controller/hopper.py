@@ -13,8 +13,9 @@ A hop, in the order the truth log records it:
                        (hop.drain_timeout if they outlived the bound; the hop goes on)
   hop.old_stopping / hop.old_stopped   the old instance is stopped and removed
   hop.done
-If the proxy cannot be switched (hop.aborted), the new instance is removed (hop.new_removed)
-and the old one keeps serving.
+If anything fails before the switch is confirmed (nginx -t, the reload, the Docker API, ...:
+hop.aborted), the routes are restored, the new instance is removed (hop.new_removed) and the
+old one keeps serving; a later hop that fails is recorded (hop.failed) and the schedule goes on.
 Hop 0 places the first instance; it has no old instance.
 """
 from __future__ import annotations
@@ -33,14 +34,20 @@ from mtdlab.contract.schedule import HopSchedule
 
 from .instances import Instances, OverLabNetwork, remove
 from .nginx_conf import Route
-from .proxy import Proxy, ProxyConfigError
+from .proxy import Proxy
 
 START_ATTEMPTS = 5
 READY_TIMEOUT_S = 20.0
+RETRY_MAX_S = 2.0
 
 
 class HopFailed(RuntimeError):
     pass
+
+
+def retry_delay(attempt: int) -> float:
+    """Backoff before start attempt attempt+1: 0.2, 0.4, 0.8, 1.6 s (a failing engine is not hammered)."""
+    return min(RETRY_MAX_S, 0.2 * 2 ** (attempt - 1))
 
 
 @dataclass
@@ -140,11 +147,30 @@ class Hopper:
         """From the console: the next interval is drawn from this law (the current one stands)."""
         self.schedule.law = law
 
+    def resume(self, placement: Placement, decided: int) -> None:
+        """Adopted by a restarted controller (controller/reconcile.py): placement serves, and the
+        schedule skips the draws of the `decided` hops earlier controllers made."""
+        self.current = placement
+        for _ in range(decided):
+            self.schedule.next_interval()
+            self.schedule.next_port()
+
     def run(self) -> None:
-        hop = 0
+        hop, resumed = (self.current.hop, True) if self.current else (0, False)
         while True:
             stay = self.schedule.next_interval()
-            decided = self.hop(hop, stay, policy=self.schedule.law.describe())
+            try:
+                if resumed:   # the adopted instance serves its interval, from now
+                    decided, resumed = time.monotonic(), False
+                else:
+                    decided = self.hop(hop, stay, policy=self.schedule.law.describe())
+            except Exception as exc:
+                if self.current is None:
+                    raise   # the first placement failed: the lab cannot run this service
+                # A later hop that failed was rolled back; the current instance keeps serving
+                # and the schedule goes on.
+                self.truth.write("hop.failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
+                decided = time.monotonic()
             hop += 1
             # Intervals run from decision to decision, so hop latency does not stretch the schedule.
             if not self.control.wait_until(decided + stay):
@@ -172,14 +198,15 @@ class Hopper:
                 gen, old_workers = self.proxy.apply(self.routes.all())
                 self.proxy.confirm_live(gen)
                 failure = None
-            except ProxyConfigError as exc:
+            except Exception as exc:   # any failure, not just nginx's: the hop is rolled back
                 failure = exc
                 self.routes.restore(self.service.name, previous)
                 self._restore_proxy()
         if failure:
             # The old instance keeps serving; the new one goes. The hop is abandoned, not the lab.
             exc = failure
-            self.truth.write("hop.aborted", service=self.service.name, hop=hop, port=new.port, reason=str(exc))
+            self.truth.write("hop.aborted", service=self.service.name, hop=hop, port=new.port,
+                             reason=f"{type(exc).__name__}: {exc}")
             Instances.stop(new.container)
             self.ports.release(new.port)
             self.truth.write("hop.new_removed", service=self.service.name, hop=hop, port=new.port,
@@ -193,7 +220,7 @@ class Hopper:
         try:
             self.proxy.drain(old_workers)
             self.truth.write("hop.drained", service=self.service.name, hop=hop, old_workers=sorted(old_workers))
-        except ProxyConfigError as exc:
+        except Exception as exc:
             # Old workers outlived worker_shutdown_timeout (a stuck long connection): stopping
             # the old instance now cuts only those; the hop itself stands.
             self.truth.write("hop.drain_timeout", service=self.service.name, hop=hop, reason=str(exc))
@@ -208,7 +235,7 @@ class Hopper:
         have gone through even if confirming it did not."""
         try:
             self.proxy.confirm_live(self.proxy.apply(self.routes.all())[0])
-        except ProxyConfigError as exc:
+        except Exception as exc:
             self.truth.write("proxy.restore_failed", service=self.service.name, reason=str(exc))
 
     def _draw(self) -> int:
@@ -247,7 +274,7 @@ class Hopper:
             next_port = (port if fixed else self._draw()) if attempt < START_ATTEMPTS else None
             self.truth.write("hop.start_failed", service=self.service.name, hop=hop, port=port, attempt=attempt,
                              container=container.id if container else None, reason=reason[-500:], next_port=next_port)
-            if next_port is None:
+            if next_port is None or self.stop.wait(retry_delay(attempt)):
                 break
             port = next_port
         raise HopFailed(f"{self.service.name}: hop {hop}: no instance started after {START_ATTEMPTS} attempts")
@@ -255,7 +282,11 @@ class Hopper:
     def _retire(self, placement: Placement, hop: int) -> None:
         self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
                          container=placement.container.id)
-        Instances.stop(placement.container)
+        try:
+            Instances.stop(placement.container)
+        except Exception as exc:   # the new instance serves; the old one goes by force
+            self.truth.write("hop.old_stop_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
+            remove(placement.container)
         self.ports.release(placement.port)
         self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
                          container=placement.container.id)

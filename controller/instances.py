@@ -42,7 +42,7 @@ class Instances:
         if banner:
             env["MTDLAB_BANNER"] = banner  # a replacement banner (seed 000's banner modes)
         return start_in_namespace(self.client, self.image, SERVICE_KINDS[kind].command(port), name=name,
-                                  target=self.target, environment=env,
+                                  target=self.target, environment=env, role=kind,
                                   labels=labels.instance_labels(self.lab, self.run_id, service, port))
 
     @staticmethod
@@ -74,6 +74,16 @@ class Instances:
         (crash, SIGKILL)."""
         return [c for role in ("service", "gateway") for c in self.client.containers.list(all=True, filters={
             "label": [f"{labels.OWNER}={labels.OWNER_VALUE}", f"{labels.LAB}={self.lab}", f"{labels.ROLE}={role}"]})]
+
+
+def exec_in(container, cmd: list[str]) -> tuple[int, str]:
+    """Run cmd in container; (exit code, output). By name, not id: the Docker API fence
+    (fence/haproxy.cfg) allows exec only into the lab's proxy and SAPP gateway, which it
+    recognises by their names."""
+    api = container.client.api
+    exec_id = api.exec_create(container.name, cmd)["Id"]
+    output = api.exec_start(exec_id)
+    return api.exec_inspect(exec_id)["ExitCode"], output.decode(errors="replace")
 
 
 def remove(container) -> None:

@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import docker
@@ -18,16 +19,21 @@ import docker
 from mtdlab.inlab import container
 
 from mtdlab.contract import keys, labels
-from mtdlab.contract.events import EventLog
+from mtdlab.contract.events import EventLog, read_events
 from mtdlab.contract.sapp import service_codes
+from mtdlab.contract.view import attacker_view
 from mtdlab.contract.wait import Timeout, until
 
 from .gateway import Gateway
 from .hopper import Hopper, KeyedHopper, PortBook, RouteTable
-from .instances import Instances, remove
+from .instances import Instances, OverLabNetwork, remove
+from .reconcile import decided_hops, reconcile
 from .proxy import Proxy
 
 PROXY_CONF_DIR = Path("/etc/nginx/mtdlab")
+VIEW_DIR = Path("/lab/view")
+SHUTDOWN_S = 40.0   # hops in progress finish within this, then
+STOP_S = 15.0       # every service's instance is stopped within this (60 s grace in all)   # the attacker-view volume (compose.yaml)
 
 
 def log(message: str) -> None:
@@ -80,8 +86,19 @@ def start_gateway(client, me, target, target_ip: str, lab: str, run_id: str, sce
     return gateway
 
 
+def write_attacker_view(source: str) -> None:
+    """The scenario without its seed, for the attacker (mtdlab.contract.view); written whole,
+    then renamed, so the attacker never reads half a file."""
+    if not VIEW_DIR.is_dir():
+        return
+    partial = VIEW_DIR / "scenario.yaml.partial"
+    partial.write_text(attacker_view(source))
+    os.replace(partial, VIEW_DIR / "scenario.yaml")
+
+
 def main() -> int:
     scenario, run_dir = container.start("controller")
+    write_attacker_view(scenario.source)
     key = None
     if any(s.hop.interval.law == "keyed" for s in scenario.services):
         try:
@@ -107,19 +124,25 @@ def main() -> int:
     truth = EventLog(run_dir / "truth.jsonl")
     instances = Instances(client, me.image.id, target, lab, run_id, bind="127.0.0.1" if scenario.sapp else None)
 
-    # A controller that died (SIGKILL, crash) leaves instances behind; they would hold ports
-    # and answer scans the truth log no longer explains. Remove them before anything else.
+    # A controller that died (SIGKILL, crash) leaves instances behind. Where it can, this one
+    # adopts them (controller/reconcile.py), so users see no outage; a SAPP lab's are removed
+    # (they would hold ports and answer scans the truth log no longer explains).
     leftovers = instances.leftovers()
-    for c in leftovers:
-        remove(c)
+    adopting = bool(leftovers) and not scenario.sapp
+    earlier = list(read_events(run_dir / "truth.jsonl")) if adopting and (run_dir / "truth.jsonl").exists() else []
+    if not adopting:
+        for c in leftovers:
+            remove(c)
     truth.write("controller.started", lab=lab, run=run_id, scenario=scenario.name, seed=scenario.seed,
+                reconcile=adopting,
                 target_ip=target_ip, proxy_ip=proxy_ip,
                 services={s.name: {"kind": s.kind, "proxy_port": s.proxy_port, "interval": s.hop.interval.describe(),
                                    "mean_interval_s": s.hop.interval.mean, "pool": s.hop.pool.describe(),
                                    "pool_size": len(s.hop.pool)} for s in scenario.services},
-                removed_leftovers=[{"container": c.id, "service": c.labels.get(labels.SERVICE),
-                                    "port": int(c.labels.get(labels.PORT, 0))} for c in leftovers])
-    log(f"lab {lab}, run {run_id}, target {target_ip}; removed {len(leftovers)} leftover instance(s)")
+                removed_leftovers=[] if adopting else [{"container": c.id, "service": c.labels.get(labels.SERVICE),
+                                                        "port": int(c.labels.get(labels.PORT, 0))} for c in leftovers])
+    log(f"lab {lab}, run {run_id}, target {target_ip}; {len(leftovers)} leftover instance(s) "
+        + ("to reconcile" if adopting else "removed"))
 
     proxy = Proxy(proxy_container, PROXY_CONF_DIR, proxy_ip, run_id)
     try:
@@ -138,6 +161,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     routes, ports = RouteTable(), PortBook()
+    adopted = reconcile(scenario, leftovers, proxy, OverLabNetwork(target_ip), routes, ports, truth, target_ip) \
+        if adopting else {}
     hoppers = [(KeyedHopper if s.hop.interval.law == "keyed" else Hopper)(
                    s, scenario.seed, instances, front, routes, ports, truth, target_ip, stop, readiness=readiness,
                    **({"key": key} if s.hop.interval.law == "keyed" else {}))
@@ -151,6 +176,9 @@ def main() -> int:
             truth.write("controller.error", service=h.service.name, error=f"{type(exc).__name__}: {exc}")
             stop.set()
 
+    for h in hoppers:
+        if h.service.name in adopted:
+            h.resume(adopted[h.service.name], decided_hops(earlier, h.service.name))
     threads = [threading.Thread(target=guarded, args=(h,), name=h.service.name) for h in hoppers]
     for t in threads:
         t.start()
@@ -160,10 +188,15 @@ def main() -> int:
     for h in hoppers:
         h.control.notify()  # wake every hop loop so it sees the stop
     log("stopping: finishing hops in progress, then removing instances")
+    # Every service at once, all within the grace period compose gives (stop_grace_period: 60s).
+    deadline = time.monotonic() + SHUTDOWN_S
     for t in threads:
-        t.join(timeout=60)
-    for h in hoppers:
-        h.shutdown()
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    stoppers = [threading.Thread(target=h.shutdown, name=f"stop-{h.service.name}") for h in hoppers]
+    for t in stoppers:
+        t.start()
+    for t in stoppers:
+        t.join(timeout=max(1.0, deadline + STOP_S - time.monotonic()))
     if gateway:
         # Its per-connection log is raw data of the run (accepted and refused connections).
         (run_dir / "sapp-gateway.jsonl").write_text(gateway.logs("stdout"))

@@ -33,7 +33,7 @@ def render(routes: list[Route], generation: str) -> str:
         "# the previous one, and the controller reloads nginx gracefully (SIGHUP) after writing it.",
         "",
         "worker_processes 1;",
-        "pid /run/nginx.pid;",
+        "pid /tmp/nginx.pid;",
         "error_log stderr notice;",
         "# Bounds how long an old worker may keep long-lived connections (TCP streams) after a",
         "# reload; the controller waits for old workers to exit before it stops an old instance.",

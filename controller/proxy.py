@@ -11,14 +11,18 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 from mtdlab.contract.wait import Condition, Timeout, wait_for
 
+from .instances import exec_in
 from .nginx_conf import STATUS_PORT, Route, render
 
 CONF_DIR_IN_PROXY = "/etc/nginx/mtdlab"
 LIST_WORKERS = ["/opt/mtdlab/proxy/workers"]
+STATUS_READ_S = 1.0        # one read of the proxy's status port, in all
+STATUS_MAX_BYTES = 4096    # the answer is a few dozen bytes
 
 
 class ProxyConfigError(RuntimeError):
@@ -35,8 +39,7 @@ class Proxy:
         self.lock = threading.Lock()  # one reload at a time; hops of different services share the proxy
 
     def _exec(self, cmd: list[str]) -> tuple[int, str]:
-        result = self.container.exec_run(cmd)
-        return result.exit_code, result.output.decode(errors="replace")
+        return exec_in(self.container, cmd)
 
     def workers(self) -> set[int]:
         code, out = self._exec(LIST_WORKERS)
@@ -60,13 +63,18 @@ class Proxy:
         return gen, old_workers
 
     def live_generation(self) -> str | None:
+        deadline = time.monotonic() + STATUS_READ_S
         try:
-            with socket.create_connection((self.proxy_ip, STATUS_PORT), timeout=1) as s:
+            with socket.create_connection((self.proxy_ip, STATUS_PORT), timeout=STATUS_READ_S) as s:
                 s.sendall(b"GET /generation HTTP/1.0\r\n\r\n")
                 data = b""
-                while chunk := s.recv(4096):
+                # Bounded in time and size: a stuck or babbling status port cannot hold a hop.
+                while len(data) < STATUS_MAX_BYTES and (left := deadline - time.monotonic()) > 0:
+                    s.settimeout(left)
+                    if not (chunk := s.recv(4096)):
+                        break
                     data += chunk
-            return data.split(b"\r\n\r\n", 1)[1].decode().strip()
+            return data.split(b"\r\n\r\n", 1)[1].decode(errors="replace").strip()
         except (OSError, IndexError):
             return None
 
@@ -74,6 +82,22 @@ class Proxy:
         try:
             wait_for(Condition(lambda: self.live_generation() == gen, f"nginx generation {gen} live",
                                logs=lambda: f"proxy serves {self.live_generation()}"), timeout, interval=0.02)
+        except Timeout as exc:
+            raise ProxyConfigError(str(exc)) from None
+
+    def conf_text(self) -> str:
+        """The routes nginx was last given (what a restarted controller reconciles against)."""
+        try:
+            return (self.conf_dir / "nginx.conf").read_text()
+        except OSError:
+            return ""
+
+    def wait_drained(self, timeout: float = 15.0) -> None:
+        """Until no nginx worker of an earlier configuration is still shutting down."""
+        draining = lambda: set(int(x) for x in self._exec([*LIST_WORKERS, "shutting-down"])[1].split() if x.isdigit())
+        try:
+            wait_for(Condition(lambda: not draining(), "old nginx workers gone",
+                               logs=lambda: f"still shutting down: {sorted(draining())}"), timeout)
         except Timeout as exc:
             raise ProxyConfigError(str(exc)) from None
 

@@ -6,7 +6,8 @@ spliced to the named service's current port, read from the map file the controll
 at each hop (gateway.ctl set). Anything else gets no byte back and is closed. One JSON line
 per connection goes to stdout; the controller keeps them in the run folder.
 
-Environment: MTDLAB_SAPP_KEY (hex), MTDLAB_SAPP_PORT, MTDLAB_SAPP_CODES ({"1": "web", ...}).
+Environment: MTDLAB_SAPP_KEY (hex), MTDLAB_SAPP_PORT, MTDLAB_SAPP_CODES (1=web,2=ssh,...: plain text,
+since the Docker API fence refuses request bodies with escapes, as JSON inside JSON would need).
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ async def serve(port: int, gateway: Gateway) -> None:
 
 def main() -> None:
     key = keys.from_env(keys.SAPP)
-    codes = {int(k): v for k, v in json.loads(os.environ["MTDLAB_SAPP_CODES"]).items()}
+    codes = {int(k): v for k, v in (pair.split("=", 1) for pair in os.environ["MTDLAB_SAPP_CODES"].split(","))}
     asyncio.run(serve(int(os.environ["MTDLAB_SAPP_PORT"]), Gateway(key, codes)))
 
 

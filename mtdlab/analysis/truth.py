@@ -97,13 +97,20 @@ def read_truth(path: str | Path) -> Truth:
 
     for e in events:
         kind, t = e["event"], e["mono"]
-        if kind == "controller.started":
+        if kind == "controller.started" and e.get("reconcile"):
+            pass   # a restarted controller reconciles: controller.reconciled says what stays
+        elif kind == "controller.started":
             for cid in list(live):   # a previous controller died; its instances are gone now
                 close(cid, t)
             for g in gateways.values():
                 g.closed = g.closed if g.closed is not None else t
                 g.closing = g.closing if g.closing is not None else t
             behind_gateway = False
+        elif kind == "controller.reconciled":
+            # A restarted controller adopted these instances; every other one is gone now.
+            kept = {a["container"] for a in e["adopted"].values()}
+            for cid in [c for c in live if c not in kept]:
+                close(cid, t)
         elif kind == "sapp.started":
             gateways[e["container"]] = Placement("sapp", 0, e["port"], e["container"], started=t, ready=t)
             behind_gateway = True

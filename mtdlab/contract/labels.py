@@ -11,6 +11,8 @@ ROLE = "mtdlab.role"
 SERVICE = "mtdlab.service"
 PORT = "mtdlab.port"
 RUN = "mtdlab.run"
+OWNER_PROCESS = "mtdlab.owner_process"      # host:pid:start of the process that started the lab
+OWNER_PROCESS_ENV = "MTDLAB_OWNER_PROCESS"  # how compose.yaml gets it
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 

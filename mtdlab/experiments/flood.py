@@ -118,7 +118,7 @@ def steps(ctx, scenario, out: Path, say=print) -> None:
         server = start_in_namespace(
             client, controller.image.id, ["python3", "-m", "services.xhop.server", str(plan.base_port), str(n),
                                           str(plan.capacity_pps)],
-            name=f"{lab.name}-xhop-n{n}-{secrets.token_hex(3)}", target=target, environment={keys.XHOP.env: key},
+            name=f"{lab.name}-xhop-n{n}-{secrets.token_hex(3)}", target=target, role="xhop", environment={keys.XHOP.env: key},
             labels=labels.instance_labels(lab.name, "flood", "xhop", plan.base_port))
         try:
             _wait(ctx, LogLine(server, "xhop.listening", "the xhop service listening"), 30)

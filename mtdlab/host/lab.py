@@ -36,6 +36,12 @@ def compose_command() -> tuple[str, ...]:
     raise LabError("neither `docker compose` nor `docker-compose` is installed")
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -58,6 +64,9 @@ class Lab:
                 "MTDLAB_RUN_DIR": str(self.run_dir), "MTDLAB_WEB_PORT": str(self.ports["web"]),
                 "MTDLAB_SSH_PORT": str(self.ports["ssh"]), "MTDLAB_REDIS_PORT": str(self.ports["redis"]),
                 "MTDLAB_CONSOLE_PORT": str(self.ports["console"]), keys.CONSOLE.env: self.console_key,
+                # The controller writes the run folder as the host user, with the host user's umask.
+                labels.OWNER_PROCESS_ENV: this_process(),
+                "MTDLAB_UID": str(os.getuid()), "MTDLAB_GID": str(os.getgid()), "MTDLAB_UMASK": f"{current_umask():03o}",
                 **self.extra_env}
 
     def compose(self, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
@@ -68,8 +77,11 @@ class Lab:
         return result
 
     def up(self, services: tuple[str, ...] = ()) -> "Lab":
+        reap_orphans()
         remove_lab(self.name)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # Made here, as the host user: the attacker mounts only attacker/ and writes into it as
+        # root, so the folders it writes into must already belong to the host user.
+        (self.run_dir / "attacker" / "xml").mkdir(parents=True, exist_ok=True)
         try:
             self.compose("up", "-d", *services)
         except BaseException:
@@ -104,6 +116,39 @@ class Lab:
         found = docker.from_env().containers.list(all=True, filters={"label": [
             f"{labels.COMPOSE_PROJECT}={self.name}", f"{labels.COMPOSE_SERVICE}={service}"]})
         return found[0] if found else None
+
+
+def _process_id(pid: int) -> str | None:
+    """host:pid:start time of a live process (the start time tells a reused pid apart), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    start = stat.rsplit(")", 1)[1].split()[19]   # field 22, counted after the command name
+    return f"{socket.gethostname()}:{pid}:{start}"
+
+
+def this_process() -> str:
+    return _process_id(os.getpid()) or ""
+
+
+def reap_orphans(say=lambda message: None) -> list[str]:
+    """Remove every lab started on this host by a process that is gone (a killed `mtdlab run`,
+    a crashed test session), like testcontainers' Ryuk. Labs without an owner process (`make
+    demo`) are left alone. Returns the names of the labs removed."""
+    import docker
+    reaped = set()
+    host = socket.gethostname()
+    for c in docker.from_env().containers.list(all=True, filters={"label": [f"{labels.OWNER}={labels.OWNER_VALUE}",
+                                                                            labels.OWNER_PROCESS]}):
+        owner, lab = c.labels.get(labels.OWNER_PROCESS, ""), c.labels.get(labels.COMPOSE_PROJECT)
+        parts = owner.split(":")
+        if lab and lab not in reaped and len(parts) == 3 and parts[0] == host and parts[1].isdigit() \
+                and _process_id(int(parts[1])) != owner:
+            say(f"reaping lab {lab}: its owner (pid {parts[1]}) is gone")
+            remove_lab(lab)
+            reaped.add(lab)
+    return sorted(reaped)
 
 
 def remove_lab(name: str) -> dict[str, int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from mtdlab.contract import keys
 from mtdlab.contract.events import read_events
 from mtdlab.host.lab import Lab, LabError
+from mtdlab.host.runfolder import remove_links
 from mtdlab.reporting.report import write_report
 from mtdlab.experiments import EXPERIMENTS, load_scenario
 
@@ -139,6 +140,8 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
         if main_thread:
             signal.signal(signal.SIGTERM, old)
         say(f"run: lab {lab.name} removed")
+        if links := remove_links(out):
+            say(f"run: removed {len(links)} link(s) or special file(s) the lab left in the run folder: {links[:5]}")
     write_report(out)
     say(f"run: report {out / 'report.html'}")
     return out

@@ -7,17 +7,28 @@ from pathlib import Path
 
 from mtdlab.contract.scenario import Scenario, ScenarioError
 from mtdlab.contract.scope import in_scope_or_exit
+from mtdlab.contract.wait import Timeout, until
 from mtdlab.experiments import load_scenario
+
+VIEW_TIMEOUT_S = 60.0   # how long the attacker waits for the controller's view of the scenario
 
 
 def start(role: str) -> tuple[Scenario, Path]:
     """The scenario named by MTDLAB_SCENARIO and the run folder MTDLAB_RUN_DIR; exit 2 with the
     validation error if the scenario is bad."""
-    # The run folder belongs to whoever started the lab; what this root process writes there
-    # must stay readable and removable by them.
-    os.umask(0)
+    # Files land in the host user's run folder with the host user's umask (passed by
+    # `make demo` / `mtdlab run`), never world-writable.
+    os.umask(int(os.environ.get("MTDLAB_UMASK") or "022", 8) | 0o002)
+    path = Path(os.environ.get("MTDLAB_SCENARIO", "/lab/scenario/demo.yaml"))
+    if role == "attacker":
+        # The attacker reads the controller's view of the scenario (no seed), written at its start.
+        try:
+            until(path.exists, f"the controller's view of the scenario at {path}", VIEW_TIMEOUT_S, interval=0.2)
+        except Timeout as exc:
+            print(f"{role}: {exc}", file=sys.stderr)
+            raise SystemExit(2)
     try:
-        scenario = load_scenario(os.environ.get("MTDLAB_SCENARIO", "/lab/scenario/demo.yaml"))
+        scenario = load_scenario(path)
     except ScenarioError as exc:
         print(f"{role}: invalid scenario: {exc}", file=sys.stderr)
         raise SystemExit(2)

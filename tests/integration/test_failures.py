@@ -92,3 +92,36 @@ def test_attacker_refuses_out_of_lab_targets(make_lab, client, target):
     assert result.returncode == 3, result.stdout + result.stderr
     assert f"refusing target '{target}'" in result.stderr + result.stdout
     assert not (lab.run_dir / "attacker" / "observations.jsonl").exists()   # no scan was ever started
+
+
+REAPED_OWNER = """
+import sys, time
+from mtdlab.host.lab import Lab
+Lab(sys.argv[1], sys.argv[2], sys.argv[3]).up(("target",))
+print("up", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_lab_whose_owner_was_killed_is_reaped(client, tmp_path):
+    """Like a Ryuk: `mtdlab run` killed with SIGKILL leaves its lab; the next start removes it."""
+    import secrets
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from mtdlab.host.lab import reap_orphans
+    from .conftest import lab_resources
+
+    name = f"mtdtest-orphan-{secrets.token_hex(3)}"
+    scenario = Path(__file__).parents[2] / "scenarios" / "demo.yaml"
+    owner = subprocess.Popen([sys.executable, "-c", REAPED_OWNER, name, str(scenario), str(tmp_path / "run")],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "up"
+    finally:
+        owner.kill()
+        owner.wait()
+    assert lab_resources(client, name), "the killed owner's lab is still there"
+    assert name in reap_orphans()
+    assert not lab_resources(client, name)
