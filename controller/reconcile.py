@@ -98,9 +98,18 @@ def reconcile(scenario, leftovers: list, proxy, readiness, routes, ports, truth,
     removed = remove_rest(leftovers, adopted)
     truth.write("controller.reconciled", routed_before=routed, removed=removed,
                 adopted={name: {"container": p.container.id, "port": p.port, "hop": p.hop,
-                                "in_flight": "completed" if routed.get(name) == p.port else "rolled back"}
+                                "in_flight": in_flight(p, [c for c in leftovers if c.labels.get(labels.SERVICE) == name])}
                          for name, p in adopted.items()})
     return adopted
+
+
+def in_flight(adopted: Placement, instances: list) -> str:
+    """What became of the hop that was in flight: none (one instance), completed (the adopted
+    one is the newest), rolled back (a newer one was not adopted)."""
+    others = [c for c in instances if c.id != adopted.container.id]
+    if not others:
+        return "none"
+    return "rolled back" if any(hop_of(c) > adopted.hop for c in others) else "completed"
 
 
 def decided_hops(events, service: str) -> int:

@@ -1,5 +1,5 @@
-"""What goes wrong, on the real engine: a port clash, a controller killed mid-hop, and an
-attacker pointed outside the lab."""
+"""What goes wrong, on the real engine: a port clash, a controller killed mid-hop, an
+attacker pointed outside the lab, and a lab whose owner was killed."""
 import ipaddress
 
 import docker
@@ -60,7 +60,7 @@ def test_port_clash_is_retried_and_leaves_no_container(make_lab, client):
         blocker.remove(force=True)
 
 
-def test_leftovers_removed_after_controller_sigkill_mid_hop(make_lab, client):
+def test_controller_sigkilled_mid_hop_is_reconciled_on_restart(make_lab, client):
     lab = make_lab(ONE_WEB.format(period=2))
     # Kill the moment a hop has started its new instance but not yet stopped the old one.
     lab.wait_for(lambda l: any(e["hop"] >= 1 for e in events_of(l, "hop.instance_started")) and
@@ -70,13 +70,16 @@ def test_leftovers_removed_after_controller_sigkill_mid_hop(make_lab, client):
     orphans = {c.id for c in service_containers(client, lab)}
     assert len(orphans) == 2, "mid-hop, the old and the new instance should both exist"
     lab.compose("up", "-d", "controller")
-    starts = lab.wait_for(lambda l: len(events_of(l, "controller.started")) == 2 and events_of(l, "controller.started"),
-                          "the restarted controller", 60)
-    assert {x["container"] for x in starts[1]["removed_leftovers"]} == orphans
-    lab.wait_for(lambda l: len(events_of(l, "hop.done", service="web", hop=0)) == 2, "placement by the new run", 60)
+    reconciled = lab.wait_for(lambda l: events_of(l, "controller.reconciled"), "the restarted controller", 60)[0]
+    assert events_of(lab, "controller.started")[1]["reconcile"] is True
+    # One of the two is adopted (the routed one), the other removed: the hop in flight is
+    # completed or rolled back, and nothing was placed afresh.
+    adopted = reconciled["adopted"]["web"]["container"]
+    assert {adopted} | {x["container"] for x in reconciled["removed"]} == orphans
+    assert reconciled["adopted"]["web"]["in_flight"] in ("completed", "rolled back")
     remaining = service_containers(client, lab)
-    assert not orphans & {c.id for c in remaining}
-    assert len(remaining) == 1 and remaining[0].labels[labels.RUN] == starts[1]["run"]
+    assert not (orphans - {adopted}) & {c.id for c in remaining}, "what was not adopted is gone"
+    assert not events_of(lab, "hop.done", service="web", hop=0)[1:], "no fresh placement"
 
 
 @pytest.mark.parametrize("target", ["8.8.8.8", "127.0.0.1", "GATEWAY", "OTHER_PRIVATE"])

@@ -6,8 +6,6 @@ import http.client
 import threading
 import time
 
-import pytest
-
 from mtdlab.contract import keys, labels
 from mtdlab.host.console_client import call
 
@@ -92,6 +90,7 @@ def test_controller_killed_at_every_hop_phase_causes_no_failed_request(make_lab,
                 controller.start()
                 lab.wait_for(lambda l: reconciled_after(l, done), "the restarted controller reconciling", 60)
         # Quiet the schedules, let any hop in flight finish, then count what runs.
+        lab.wait_for(lambda l: len(events_of(l, "console.started")) == len(kills) + 1, "the console back", 30)
         for service in ("web", "ssh"):
             status, _ = call(f"http://127.0.0.1:{lab.ports['console']}", keys.parse(keys.CONSOLE, lab.console_key, "key"),
                              "POST", "/config", {"service": service, "paused": True})
@@ -112,7 +111,8 @@ def test_controller_killed_at_every_hop_phase_causes_no_failed_request(make_lab,
     for c in running:
         per_service.setdefault(c.labels[labels.SERVICE], []).append(c)
     assert {s: len(cs) for s, cs in per_service.items()} == {"web": 1, "ssh": 1}
-    in_flight = [a["in_flight"] for r in reconciled for a in r["adopted"].values()]
+    in_flight = [(kill, r["adopted"]["web"]["in_flight"]) for kill, r in zip(kills, reconciled)]
+    outcomes = {phase: {o: in_flight.count((phase, o)) for o in ("completed", "rolled back", "none")} for phase in PHASES}
     print(f"\nrestart: {len(kills)} kills, {users.ok} requests, {users.failed} failed; "
-          f"in-flight hops completed {in_flight.count('completed')}, rolled back {in_flight.count('rolled back')}; "
+          f"web's hop in flight by phase killed at: {outcomes}; "
           f"removed at restart {sum(len(r['removed']) for r in reconciled)} instances")
