@@ -59,6 +59,16 @@ def test_an_oversized_body_gets_413_before_anything_is_read(console):
     assert console.hoppers["web"].control.forced == 0
 
 
+def test_a_chunked_body_gets_411_unread(console):
+    # werkzeug 2.2 would read a chunked body whole, past MAX_CONTENT_LENGTH (bench/console_post.py).
+    import io
+    answer = console.client.post("/hop", input_stream=io.BytesIO(b"x" * (MAX_BODY_BYTES * 4)),
+                                 headers={"Transfer-Encoding": "chunked"})
+    assert answer.status_code == 411 and answer.headers["Connection"] == "close"
+    assert console.truth.events[-1]["reason"] == "chunked body"
+    assert console.hoppers["web"].control.forced == 0
+
+
 def test_keyed_services_refuse_pause_and_forced_hops(console):
     assert console.post("/hop", {"service": "kweb"}).status_code == 409
     answer = console.post("/config", {"service": "kweb", "paused": True, "interval": {"law": "keyed", "slot_s": 4}})
