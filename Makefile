@@ -28,12 +28,12 @@ images:
 
 demo: images down
 	@mkdir -p runs/demo && rm -rf runs/demo/* && mkdir -p runs/demo/attacker/xml && echo "runs/demo: truth log and attacker logs of this demo"
-	@umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' > runs/demo/console.key
-	MTDLAB_UID=$$(id -u) MTDLAB_GID=$$(id -g) MTDLAB_UMASK=$$(umask) \
+	@umask 077 && for k in console redis; do python3 -c 'import secrets; print(secrets.token_hex(32))' > runs/demo/$$k.key; done
+	MTDLAB_UID=$$(id -u) MTDLAB_GID=$$(id -g) MTDLAB_UMASK=$$(umask) MTDLAB_REDIS_PASSWORD=$$(cat runs/demo/redis.key) \
 	  MTDLAB_WEB_PORT=$(DEMO_PORT) MTDLAB_CONSOLE_KEY=$$(cat runs/demo/console.key) $(COMPOSE) up -d
 	@python3 -m mtdlab.contract.wait http://127.0.0.1:$(DEMO_PORT)/ 90
 	@echo
-	@echo "mtdlab demo is up:   http://127.0.0.1:$(DEMO_PORT)/  (ssh on 127.0.0.1:2222, redis on 127.0.0.1:16379)"
+	@echo "mtdlab demo is up:   http://127.0.0.1:$(DEMO_PORT)/  (ssh on 127.0.0.1:2222, redis on 127.0.0.1:16379, AUTH with runs/demo/redis.key)"
 	@echo "watch hops:          tail -f runs/demo/truth.jsonl   or   $(COMPOSE) logs -f controller attacker"
 	@echo "console:             .venv/bin/mtdlab console map   (signed with runs/demo/console.key; make test creates .venv)"
 	@echo "tear down:           make down"

@@ -6,12 +6,13 @@ labels for cleanup after a crash.
 """
 from __future__ import annotations
 
+import os
 import secrets
 
 import docker
 from docker.errors import APIError, NotFound
 
-from mtdlab.contract import labels
+from mtdlab.contract import keys, labels
 from mtdlab.contract.catalog import SERVICE_KINDS
 from mtdlab.inlab.launch import start_in_namespace
 from mtdlab.inlab.probes import wait_ready
@@ -40,7 +41,9 @@ class Instances:
         if self.bind:
             env["MTDLAB_BIND"] = self.bind
         if banner:
-            env["MTDLAB_BANNER"] = banner  # a replacement banner (seed 000's banner modes)
+            env["MTDLAB_BANNER"] = banner
+        if kind == "redis" and os.environ.get(keys.REDIS.env):
+            env[keys.REDIS.env] = os.environ[keys.REDIS.env]   # the run's password (services/redis/start)  # a replacement banner (seed 000's banner modes)
         return start_in_namespace(self.client, self.image, SERVICE_KINDS[kind].command(port), name=name,
                                   target=self.target, environment=env, role=kind,
                                   labels=labels.instance_labels(self.lab, self.run_id, service, port))

@@ -33,7 +33,9 @@ KEYED = KeyKind("keyed-hopping key", "keys the port sequence of keyed services (
 SAPP = KeyKind("SAPP key", "authenticates the gateway's connection preamble (seed 000)", "MTDLAB_SAPP_KEY", "sapp.key")
 XHOP = KeyKind("xhop key", "keys the flooding experiment's per-exchange port sequence (seed 001)", "MTDLAB_XHOP_KEY",
                None)
-KINDS = (CONSOLE, KEYED, SAPP, XHOP)
+REDIS = KeyKind("Redis password", "the password every Redis instance requires (AUTH); the proxy passes it through",
+                "MTDLAB_REDIS_PASSWORD", "redis.key")
+KINDS = (CONSOLE, KEYED, SAPP, XHOP, REDIS)
 
 
 def parse(kind: KeyKind, text: str, source: str) -> bytes:

@@ -56,6 +56,7 @@ class Lab:
         self.extra_env = extra_env or {}
         # Every lab gets its own console key; nothing reusable is ever committed.
         self.console_key = self.extra_env.get(keys.CONSOLE.env) or keys.new()
+        self.redis_password = self.extra_env.get(keys.REDIS.env) or keys.new()
 
     @property
     def env(self) -> dict[str, str]:
@@ -64,6 +65,7 @@ class Lab:
                 "MTDLAB_RUN_DIR": str(self.run_dir), "MTDLAB_WEB_PORT": str(self.ports["web"]),
                 "MTDLAB_SSH_PORT": str(self.ports["ssh"]), "MTDLAB_REDIS_PORT": str(self.ports["redis"]),
                 "MTDLAB_CONSOLE_PORT": str(self.ports["console"]), keys.CONSOLE.env: self.console_key,
+                keys.REDIS.env: self.redis_password,
                 # The controller writes the run folder as the host user, with the host user's umask.
                 labels.OWNER_PROCESS_ENV: this_process(),
                 "MTDLAB_UID": str(os.getuid()), "MTDLAB_GID": str(os.getgid()), "MTDLAB_UMASK": f"{current_umask():03o}",

@@ -92,7 +92,7 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     env = {"MTDLAB_ATTACKER_MAX_S": str(duration)}
     # Fresh keys for every run; the host user keeps them owner-only (`mtdlab client`, `mtdlab console`).
-    needed = [keys.CONSOLE] + ([keys.KEYED] if any(s.hop.interval.law == "keyed" for s in scenario.services) else []) \
+    needed = [keys.CONSOLE, keys.REDIS] + ([keys.KEYED] if any(s.hop.interval.law == "keyed" for s in scenario.services) else []) \
         + ([keys.SAPP] if scenario.sapp else [])
     for kind in needed:
         env[kind.env] = keys.new()

@@ -5,9 +5,11 @@ A probe opens a fresh TCP connection and checks an answer only that service give
 """
 from __future__ import annotations
 
+import os
 import socket
 import time
 
+from mtdlab.contract import keys
 from mtdlab.contract.wait import NotYet, Strategy, Timeout, wait_for
 
 
@@ -46,10 +48,22 @@ def probe_ssh(host: str, port: int, timeout: float = 2.0, expect: str | None = N
 
 
 def probe_redis(host: str, port: int, timeout: float = 2.0, expect: str | None = None,
-                   connect=None) -> str:
+                connect=None, password: str | None = None) -> str:
+    """+PONG, after AUTH with the run's password where this process has it (the controller);
+    without it (inside a SAPP gateway), Redis's -NOAUTH refusal is answer enough."""
+    password = os.environ.get(keys.REDIS.env) if password is None else password
     with (connect or _connect)(host, port, timeout) as sock:
-        sock.sendall(b"PING\r\n")
-        data = _read_until(sock, b"\r\n", timeout)
+        if password:
+            sock.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+            data = _read_until(sock, b"\r\n", timeout)
+            if not data.startswith(b"+OK"):
+                raise NotReady(f"unexpected Redis answer to AUTH {data[:40]!r}")
+            data = data.split(b"\r\n", 1)[1] or _read_until(sock, b"\r\n", timeout)
+        else:
+            sock.sendall(b"PING\r\n")
+            data = _read_until(sock, b"\r\n", timeout)
+    if data.startswith(b"-NOAUTH") and not password:
+        return "-NOAUTH"
     if not data.startswith(b"+PONG"):
         raise NotReady(f"unexpected Redis answer {data[:40]!r}")
     return "+PONG"

@@ -65,7 +65,7 @@ def hopping_lab(make_lab, tmp_path_factory):
     def check_streams():
         # While the web load runs, the TCP-stream services answer through their fixed ports too.
         for _ in range(20):
-            stream_checks.append((probe_ssh("127.0.0.1", lab.ports["ssh"]), probe_redis("127.0.0.1", lab.ports["redis"])))
+            stream_checks.append((probe_ssh("127.0.0.1", lab.ports["ssh"]), probe_redis("127.0.0.1", lab.ports["redis"], password=lab.redis_password)))
 
     t = threading.Thread(target=check_streams)
     t.start()

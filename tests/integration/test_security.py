@@ -103,6 +103,8 @@ def test_the_attacker_sees_only_the_network(lab, client):
     started = events_of(lab, "console.started")[0]
     console_ip, console_port = started["address"].split(":")
     lab_ip = next(v["IPAddress"] for k, v in controller.attrs["NetworkSettings"]["Networks"].items() if k.endswith("_lab"))
+    redis = events_of(lab, "hop.ready", service="redis")[-1]
+    target_ip = events_of(lab, "controller.started")[0]["target_ip"]
     targets = [(a, listener.port) for a in host_addresses(client, lab)] + [
         (fence_ip, 2375), (console_ip, int(console_port)), (lab_ip, int(console_port))]
     seen = run_python(lab.container("attacker"), f"""
@@ -120,7 +122,10 @@ def writable(path):
         return True
     except OSError:
         return False
-print(json.dumps({{"files": files, "reached": [t for t in {targets!r} if reach(*t)],
+r = socket.create_connection(({target_ip!r}, {redis["port"]}), timeout=3)
+r.sendall(b"PING\\r\\n")
+redis_answer = r.recv(100).decode()
+print(json.dumps({{"redis": redis_answer, "files": files, "reached": [t for t in {targets!r} if reach(*t)],
                    "socket": os.path.exists("/var/run/docker.sock"),
                    "truth_writable": writable("/lab/run/truth.jsonl"),
                    "view": open("/lab/scenario/scenario.yaml").read()}}))
@@ -128,6 +133,7 @@ print(json.dumps({{"files": files, "reached": [t for t in {targets!r} if reach(*
     assert not seen["reached"], f"reachable from the attacker: {seen['reached']}"
     assert listener.accepted == 0
     assert not seen["socket"] and not seen["truth_writable"]
+    assert seen["redis"].startswith("-NOAUTH"), seen["redis"]   # the password is the controller's
     # Its own output and the seedless view: no key, no truth log, no scenario file with the seed.
     assert all(f.startswith("/lab/run/attacker/") for f in seen["files"] if f.startswith("/lab/run")), seen["files"]
     assert not [f for f in seen["files"] if f.endswith(".key") or "truth" in f], seen["files"]
