@@ -69,7 +69,7 @@ class Gateway:
     def apply(self, routes) -> tuple[str, set[int]]:
         """Make routes live; returns (generation, ports that no service uses any more)."""
         ports = {r.service: r.port for r in routes}
-        code, answer = self._ctl("set", json.dumps(ports))
+        code, answer = self._ctl("set", *(f"{name}={port}" for name, port in ports.items()))
         if code != 0 or answer != ports:
             raise ProxyConfigError(f"SAPP gateway map not set: {answer}")
         self.generation += 1

@@ -1,7 +1,8 @@
 """What the controller runs inside the gateway container (docker exec), since the services
 listen on the target's loopback, which only the namespace itself can reach:
 
-    python3 -m gateway.ctl set '{"web": 12345, ...}'         replace the service map
+    python3 -m gateway.ctl set web=12345 ssh=23456 ...        replace the service map
+                      (plain words: the Docker API fence refuses exec bodies with escapes)
     python3 -m gateway.ctl ready PROBE PORT TIMEOUT INSTANCE  wait until the instance answers
     python3 -m gateway.ctl drained TIMEOUT PORT...            wait until no connection uses PORTs
 
@@ -34,7 +35,7 @@ def established_ports(tcp_table: str) -> list[int]:
 def main(argv: list[str]) -> int:
     cmd = argv[0]
     if cmd == "set":
-        write_map({k: int(v) for k, v in json.loads(argv[1]).items()})
+        write_map({k: int(v) for k, v in (word.split("=", 1) for word in argv[1:])})
         print(json.dumps(read_map()))
         return 0
     if cmd == "ready":

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-MAP_FILE = Path("/run/mtdlab-sapp/map.json")
+MAP_FILE = Path("/tmp/mtdlab-sapp/map.json")   # /tmp: the gateway runs non-root on a read-only root
 
 
 def read_map() -> dict[str, int]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mtdlab.contract.events import open_no_link
 from mtdlab.contract.stats import summary
 
 
 def read_load(path: Path) -> list[dict]:
-    with open(path) as f:
+    with open_no_link(path) as f:
         return [json.loads(line) for line in f if line.strip()]
 
 

@@ -8,6 +8,7 @@ The formats are documented in docs/events.md.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -38,9 +39,15 @@ class EventLog:
         self._file.close()
 
 
+def open_no_link(path: str | Path):
+    """Open a run-folder file for reading as text, refusing a symbolic link (ELOOP)."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), encoding="utf-8", errors="replace")
+
+
 def read_events(path: str | Path) -> Iterator[dict]:
-    """Every complete event in a log; a torn last line (writer killed mid-write) is skipped."""
-    with open(path) as f:
+    """Every complete event in a log; a torn last line (writer killed mid-write) is skipped.
+    A log that is a symbolic link is refused (OSError): a lab container could have planted it."""
+    with open_no_link(path) as f:
         for line in f:
             if line.endswith("\n"):
                 try:

@@ -55,3 +55,17 @@ def test_links_and_special_files_in_a_run_folder_are_removed(tmp_path):
     os.mkfifo(tmp_path / "attacker" / "pipe")
     assert remove_links(tmp_path) == ["attacker/observations.jsonl", "attacker/out", "attacker/pipe"]
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["attacker", "truth.jsonl"]
+
+
+def test_event_logs_that_are_links_are_refused(tmp_path):
+    import errno
+
+    import pytest
+
+    from mtdlab.contract.events import read_events
+    (tmp_path / "real.jsonl").write_text('{"event": "x"}\n')
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "real.jsonl")
+    assert list(read_events(tmp_path / "real.jsonl")) == [{"event": "x"}]
+    with pytest.raises(OSError) as info:
+        list(read_events(tmp_path / "link.jsonl"))
+    assert info.value.errno == errno.ELOOP
