@@ -319,10 +319,19 @@ class KeyedHopper(Hopper):
         self.keyed = KeyedSchedule(key, self.service.name, self.service.hop.pool, law.period_s, law.grace_s)
         self.lead_s = law.lead_s
 
+    def resume(self, placement: Placement, decided: int) -> None:
+        """Adopted by a restarted controller: the port sequence is the key's, nothing to skip."""
+        self.current = placement
+
     def run(self) -> None:
         slot = slot_of(time.time(), self.keyed.slot_s)
-        self.hop(0, self.keyed.slot_s, port=slot_port(self.keyed.key, self.service.name, slot, self.keyed.pool), slot=slot)
-        hop = 1
+        port = slot_port(self.keyed.key, self.service.name, slot, self.keyed.pool)
+        if self.current is None:
+            self.hop(0, self.keyed.slot_s, port=port, slot=slot)
+        elif self.current.port != port:
+            # Adopted, but the slot turned while no controller ran: move to this slot's port now.
+            self.hop(self.current.hop + 1, self.keyed.slot_s, port=port, slot=slot)
+        hop = self.current.hop + 1
         while True:
             slot += 1
             begins = self.keyed.slot_start(slot)

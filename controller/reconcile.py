@@ -10,8 +10,10 @@ then is everything else (half-made, old or unhealthy instances) removed. The tru
 it all (controller.reconciled); mtdlab.analysis.truth keeps adopted placements open. Each
 schedule resumes where it was: its random streams skip the draws of the hops already decided.
 
-Keyed services and SAPP labs are not adopted (their instances follow wall-clock slots and a
-gateway's map): they are placed afresh, as before.
+Keyed services are adopted the same way; their hopper then moves to the current slot's port if
+the slot turned meanwhile (an old instance's grace period for skewed direct clients is cut short
+by the removal). SAPP labs are not adopted (the gateway's map would have to be adopted too):
+their instances and gateway are removed and placed afresh, as before.
 """
 from __future__ import annotations
 
@@ -44,8 +46,6 @@ def choose(scenario, leftovers: list, routed: dict[str, int], healthy) -> dict[s
     newest healthy one. healthy(container, kind, port) -> bool."""
     adopted = {}
     for service in scenario.services:
-        if service.hop.interval.law == "keyed":
-            continue
         mine = [c for c in leftovers if c.labels.get(labels.ROLE) == "service"
                 and c.labels.get(labels.SERVICE) == service.name]
         mine.sort(key=lambda c: (int(c.labels.get(labels.PORT, 0)) != routed.get(service.name), -hop_of(c)))

@@ -116,3 +116,38 @@ def test_controller_killed_at_every_hop_phase_causes_no_failed_request(make_lab,
     print(f"\nrestart: {len(kills)} kills, {users.ok} requests, {users.failed} failed; "
           f"web's hop in flight by phase killed at: {outcomes}; "
           f"removed at restart {sum(len(r['removed']) for r in reconciled)} instances")
+
+
+KEYED = """
+    name: restart-keyed
+    seed: 12
+    target:
+      services:
+        - name: web
+          kind: web
+          hop:
+            interval: {law: keyed, slot_s: 3, grace_s: 0.5, lead_s: 0.5}
+            pool: {ranges: ["18000-18999"]}
+"""
+KEYED_KILLS = 5
+
+
+def test_a_keyed_service_is_adopted_and_keeps_to_its_slots(make_lab, client):
+    lab = make_lab(KEYED, env={keys.KEYED.env: keys.new()})
+    lab.wait_for(lambda l: events_of(l, "hop.done", service="web"), "placement", 90)
+    controller = lab.container("controller")
+    users = Client(lab.ports["web"])
+    try:
+        for i in range(KEYED_KILLS):
+            seen = len(events_of(lab, "hop.done", service="web"))
+            lab.wait_for(lambda l: len(events_of(l, "hop.done", service="web")) > seen, "web's next keyed hop", 30)
+            controller.kill(signal="SIGKILL")
+            controller.start()
+            lab.wait_for(lambda l: len(events_of(l, "controller.reconciled")) > i, "the restarted controller", 60)
+        after = len(events_of(lab, "hop.done", service="web"))
+        lab.wait_for(lambda l: len(events_of(l, "hop.done", service="web")) >= after + 2, "two more slots", 30)
+    finally:
+        users.finish()
+    assert all("web" in r["adopted"] for r in events_of(lab, "controller.reconciled"))
+    assert len(events_of(lab, "hop.done", service="web", hop=0)) == 1, "adopted, never placed afresh"
+    assert users.ok > RATE_PER_S * 15 and users.failed == 0, (users.ok, users.failed, users.errors[:5])
