@@ -31,9 +31,9 @@ from .reconcile import decided_hops, reconcile
 from .proxy import Proxy
 
 PROXY_CONF_DIR = Path("/etc/nginx/mtdlab")
-VIEW_DIR = Path("/lab/view")
+VIEW_DIR = Path("/lab/view")   # the attacker-view volume (compose.yaml)
 SHUTDOWN_S = 40.0   # hops in progress finish within this, then
-STOP_S = 15.0       # every service's instance is stopped within this (60 s grace in all)   # the attacker-view volume (compose.yaml)
+STOP_S = 15.0       # every service's instance is stopped within this (60 s grace in all)
 
 
 def log(message: str) -> None:
