@@ -52,6 +52,8 @@ _TABLE = [
 CONFINEMENT = {c.role: c for c in _TABLE}
 
 # Writable places on a read-only root filesystem (each container's own, gone when it stops).
+# A tmpfs over a folder the image has takes that folder's mode, not mode= (Docker 20.10): /run
+# stays root's 755, so non-root containers write under /tmp.
 TMPFS = {"/tmp": "size=16m,mode=1777", "/run": "size=8m,mode=1777"}
 LOG_OPTIONS = {"max-size": "1m", "max-file": "3"}
 SECURITY_OPT = ["no-new-privileges"]
