@@ -3,12 +3,14 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 DEMO_PORT ?= 8080
+DASHBOARD_PORT ?= 8090
 
-.PHONY: help images demo down demo-verify test unit integration bench coverage run reports clean
+.PHONY: help images demo watch down demo-verify test unit integration bench coverage run reports clean
 SCENARIOS := static seed003-baseline fast-exponential uniform timing-T3 timing-T4 timing-T5 keyed-skew banner-modes sapp flood
 
 help:
-	@echo "make demo         build the images and start the demo lab on http://127.0.0.1:$(DEMO_PORT)/"
+	@echo "make demo         build the images and start the demo lab on http://127.0.0.1:$(DEMO_PORT)/, live view on :$(DASHBOARD_PORT)"
+	@echo "make watch RUN=D  replay a finished run folder in the live view (SPEED=10 for ten times real time)"
 	@echo "make down         remove the demo lab (containers, networks, volume)"
 	@echo "make demo-verify  3-minute measured demo run: hops, legitimate client, sweeps vs truth"
 	@echo "make test         unit and integration tests (real Docker engine)"
@@ -27,16 +29,21 @@ images:
 	images/build
 
 demo: images down
-	@mkdir -p runs/demo && rm -rf runs/demo/* && mkdir -p runs/demo/attacker/xml && echo "runs/demo: truth log and attacker logs of this demo"
+	@mkdir -p runs/demo && rm -rf runs/demo/* && mkdir -p runs/demo/attacker/xml runs/demo/users && echo "runs/demo: truth log and attacker logs of this demo"
 	@umask 077 && for k in console redis; do python3 -c 'import secrets; print(secrets.token_hex(32))' > runs/demo/$$k.key; done
 	MTDLAB_UID=$$(id -u) MTDLAB_GID=$$(id -g) MTDLAB_UMASK=$$(umask) MTDLAB_REDIS_PASSWORD=$$(cat runs/demo/redis.key) \
-	  MTDLAB_WEB_PORT=$(DEMO_PORT) MTDLAB_CONSOLE_KEY=$$(cat runs/demo/console.key) $(COMPOSE) up -d
+	  MTDLAB_WEB_PORT=$(DEMO_PORT) MTDLAB_DASHBOARD_PORT=$(DASHBOARD_PORT) MTDLAB_CONSOLE_KEY=$$(cat runs/demo/console.key) $(COMPOSE) up -d
 	@python3 -m mtdlab.contract.wait http://127.0.0.1:$(DEMO_PORT)/ 90
+	@python3 -m mtdlab.contract.wait http://127.0.0.1:$(DASHBOARD_PORT)/healthz 30
 	@echo
 	@echo "mtdlab demo is up:   http://127.0.0.1:$(DEMO_PORT)/  (ssh on 127.0.0.1:2222, redis on 127.0.0.1:16379, AUTH with runs/demo/redis.key)"
-	@echo "watch hops:          tail -f runs/demo/truth.jsonl   or   $(COMPOSE) logs -f controller attacker"
+	@echo "live view:           http://127.0.0.1:$(DASHBOARD_PORT)/   (truth against the attacker's picture; metrics at /metrics)"
+	@echo "raw logs:            tail -f runs/demo/truth.jsonl   or   $(COMPOSE) logs -f controller attacker"
 	@echo "console:             .venv/bin/mtdlab console map   (signed with runs/demo/console.key; make test creates .venv)"
 	@echo "tear down:           make down"
+
+watch: .venv/stamp
+	$(PY) -m mtdlab.host.cli watch $(RUN) --speed $(or $(SPEED),1)
 
 # Graceful first (the controller removes the instances it started), then anything labelled.
 down:

@@ -96,6 +96,22 @@ def write_attacker_view(source: str) -> None:
     os.replace(partial, VIEW_DIR / "scenario.yaml")
 
 
+def redis_password_made_here(run_dir: Path) -> None:
+    """A bare `docker compose up` passes no Redis password: make one on first start (kept, owner-only,
+    in the run folder's redis.key for the user, and reused by a restarted controller, whose adopted
+    instances still require it). `make demo` and `mtdlab run` pass their own."""
+    if os.environ.get(keys.REDIS.env):
+        return
+    path = run_dir / keys.REDIS.file
+    try:
+        password = keys.from_file(keys.REDIS, path).hex()
+    except keys.KeyError_:
+        password = keys.new()
+        keys.write(keys.REDIS, run_dir, password)
+        print(f"controller: no Redis password given; made one in {keys.REDIS.file} of the run folder", file=sys.stderr)
+    os.environ[keys.REDIS.env] = password
+
+
 def main() -> int:
     scenario, run_dir = container.start("controller")
     write_attacker_view(scenario.source)
@@ -114,6 +130,7 @@ def main() -> int:
         except keys.KeyError_ as exc:
             print(f"controller: a SAPP target: {exc}", file=sys.stderr)
             return 2
+    redis_password_made_here(run_dir)
     client = docker.from_env()
     me = client.containers.get(socket.gethostname())
     lab = me.labels[labels.COMPOSE_PROJECT]
@@ -137,6 +154,7 @@ def main() -> int:
                 reconcile=adopting,
                 target_ip=target_ip, proxy_ip=proxy_ip,
                 services={s.name: {"kind": s.kind, "proxy_port": s.proxy_port, "interval": s.hop.interval.describe(),
+                                   "law": s.hop.interval.as_dict(), "banner": s.banner.mode,
                                    "mean_interval_s": s.hop.interval.mean, "pool": s.hop.pool.describe(),
                                    "pool_size": len(s.hop.pool)} for s in scenario.services},
                 removed_leftovers=[] if adopting else [{"container": c.id, "service": c.labels.get(labels.SERVICE),

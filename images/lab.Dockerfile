@@ -1,6 +1,23 @@
-# The lab image: the base plus mtdlab's code. Every lab container (target, proxy, controller,
-# attacker, service instances) runs this image with its own command.
-ARG BASE
+# The lab image: Debian bookworm with images/packages.txt, plus mtdlab's code. Every lab
+# container (target, proxy, fence, controller, attacker, dashboard, service instances) runs it
+# with its own command.
+#
+# Two ways in, one package list:
+# - `docker compose up` / `docker compose build` (a registry answers): the whole file; the
+#   first stage installs the packages on debian:bookworm-slim. If the pull of
+#   debian:bookworm-slim fails, no registry answers: run `make images` first, which needs none.
+# - `make images` (images/build): makes the base itself (from debian:bookworm-slim, or with
+#   mmdebstrap from the host's apt sources when no registry answers) and builds only the
+#   second stage on it (BASE=mtdlab/base:<hash>).
+ARG BASE=packages
+
+FROM debian:bookworm-slim AS packages
+COPY images/packages.txt /tmp/packages.txt
+RUN apt-get update \
+ && grep -vE '^\s*(#|$)' /tmp/packages.txt | xargs apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/packages.txt
+
+# --- the lab stage (images/build builds from here on) ---
 FROM ${BASE}
 # Host keys would be shared by every instance and everyone who builds the image; each ssh
 # instance makes its own at start (services/ssh/start).
@@ -18,4 +35,5 @@ COPY controller /opt/mtdlab/controller
 COPY attacker /opt/mtdlab/attacker
 COPY gateway /opt/mtdlab/gateway
 COPY fence /opt/mtdlab/fence
+COPY dashboard /opt/mtdlab/dashboard
 WORKDIR /opt/mtdlab

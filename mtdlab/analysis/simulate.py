@@ -109,7 +109,7 @@ def simulate(model: Model, seed: int, out: Path) -> Path:
         events, stays[name] = _schedule(name, i, model, rng, end)
         truth += events
     truth.sort(key=lambda e: (e["mono"], e["event"] == "service.stopped"))
-    policies = {n: {"interval": model.law.describe(), "pool": f"{10000 + 1000 * i}-{10000 + 1000 * i + POOL_SIZE - 1}",
+    policies = {n: {"interval": model.law.describe(), "law": model.law.as_dict(), "kind": "web", "pool": f"{10000 + 1000 * i}-{10000 + 1000 * i + POOL_SIZE - 1}",
                     "pool_size": POOL_SIZE} for i, n in enumerate(names)}
     truth.insert(0, _ev("controller.started", START_MONO, lab="sim", run=out.name, scenario="simulated", seed=seed,
                         services=policies))

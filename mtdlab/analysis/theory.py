@@ -16,8 +16,6 @@ import functools
 import math
 import random
 
-import numpy as np
-
 from mtdlab.contract.schedule import IntervalLaw
 
 
@@ -78,6 +76,7 @@ def realised_survival(lives, d: float) -> float:
     """S(d) for the port lives a run actually had (the realised schedule, not the law): an
     observation at a random moment falls in a life with probability proportional to its
     length, so S(d) = sum (L_i - d)+ / sum L_i. No lives (nothing ever moved): 1."""
+    import numpy as np   # here, not above: the live view uses this module in the lab image, which has no numpy
     x = np.asarray(lives, dtype=np.float64)
     total = x.sum()
     if d <= 0 or total <= 0:
@@ -108,6 +107,7 @@ def found_within(lives, gaps) -> float:
     sweeps whose ends are `gaps` seconds apart: a window of length L at a random moment holds
     no sweep end with probability E[(G - L)+] / E[G] (the residual of the gap G exceeds L).
     With every gap equal to C this is min(1, L/C)."""
+    import numpy as np
     g = np.sort(np.asarray(gaps, dtype=np.float64))
     x = np.asarray(lives, dtype=np.float64)
     if not len(x) or not len(g) or g.sum() <= 0:
@@ -131,6 +131,7 @@ def discovery_within_placement(law: IntervalLaw, cycle_s: float, extra: float = 
 @functools.lru_cache(maxsize=64)
 def _sample_lives(law: IntervalLaw, extra: float, samples: int) -> np.ndarray:
     """A seeded sample of a law's port lives (kept: reports and simulations ask again and again)."""
+    import numpy as np
     rng = random.Random(0)
     return np.array([law.sample(rng) + extra for _ in range(samples)])
 

@@ -60,6 +60,23 @@ class IntervalLaw:
             "never": lambda: math.inf,
         }[self.law]()
 
+    def as_dict(self) -> dict:
+        """The law and the parameters it uses, as the truth log records it (from_dict reads it back)."""
+        used = {"fixed": ("period_s",), "keyed": ("period_s", "grace_s", "lead_s"), "uniform": ("low_s", "high_s"),
+                "exponential": ("mean_s",), "choice": ("values_s",), "never": ()}[self.law]
+        return {"law": self.law, **{k: list(v) if k == "values_s" else v for k in used for v in [getattr(self, k)]}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IntervalLaw":
+        """Reads as_dict() back; ValueError for anything else (a log line is not trusted)."""
+        if not isinstance(d, dict) or d.get("law") not in cls.LAWS:
+            raise ValueError(f"not an interval law: {d!r:.80}")
+        law = cls(**{k: tuple(float(x) for x in v) if k == "values_s" else (v if k == "law" else float(v))
+                     for k, v in d.items() if k in cls.__dataclass_fields__})
+        if law.law != "never" and not (0 < law.mean < float("inf")):
+            raise ValueError(f"interval law without a positive mean: {d!r:.80}")
+        return law
+
     def describe(self) -> str:
         return {
             "fixed": lambda: f"fixed {self.period_s:g} s",

@@ -74,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("scenario", type=Path)
     p.add_argument("--duration", type=float, help="seconds (default: the scenario's duration_s, else 300)")
     p.add_argument("--out", type=Path, help="run folder (default runs/NAME-TIMESTAMP)")
+    p.add_argument("--watch", action="store_true", help="serve the live view of the run while it runs")
+    p.add_argument("--watch-port", type=int, default=8090, help="its port on 127.0.0.1 (default 8090, else a free one)")
+    p = sub.add_parser("watch", help="the live view of a run folder: a finished run replayed, or --live")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--speed", type=float, default=1.0, help="replay at this many times real time (default 1)")
+    p.add_argument("--live", action="store_true", help="follow the logs as they grow (a run still going)")
+    p.add_argument("--port", type=int, default=8090, help="port (default 8090, else a free one)")
+    p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p = sub.add_parser("report", help="rebuild summary.json and report.html from a run folder")
     p.add_argument("run_dir", type=Path)
     p = sub.add_parser("compare", help="an HTML page with several runs' figures side by side")
@@ -133,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         from mtdlab.host.run import run_scenario
         from mtdlab.contract.scenario import ScenarioError
         try:
-            folder = run_scenario(args.scenario, args.duration, args.out) if args.command == "run" else args.run_dir
+            folder = run_scenario(args.scenario, args.duration, args.out, watch_port=args.watch_port if args.watch else None) \
+                if args.command == "run" else args.run_dir
             summary = write_report(folder) if args.command == "report" else json.loads((folder / "summary.json").read_text())
         except ScenarioError as exc:
             print(f"mtdlab: invalid scenario: {exc}", file=sys.stderr)
@@ -147,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: summary[k] for k in ("scenario", "duration_s", "hops", "legit", "decay", "sweeps",
                                                    "act_after_delay", "service_id_accuracy")}, indent=2))
         return 0
+    if args.command == "watch":
+        from mtdlab.host.watch import watch
+        return watch(args.run_dir, args.speed, args.live, args.bind, args.port,
+                     say=lambda m: print(m, file=sys.stderr, flush=True))
     if args.command == "compare":
         from mtdlab.reporting.compare import write_index
         write_index(args.run_dirs, args.out)

@@ -52,7 +52,8 @@ class Lab:
     def __init__(self, name: str, scenario: Path, run_dir: Path, ports: dict[str, int] | None = None,
                  extra_env: dict[str, str] | None = None):
         self.name, self.scenario, self.run_dir = name, Path(scenario).resolve(), Path(run_dir).resolve()
-        self.ports = ports or {"web": free_port(), "ssh": free_port(), "redis": free_port(), "console": free_port()}
+        self.ports = ports or {"web": free_port(), "ssh": free_port(), "redis": free_port(), "console": free_port(),
+                               "dashboard": free_port()}
         self.extra_env = extra_env or {}
         # Every lab gets its own console key; nothing reusable is ever committed.
         self.console_key = self.extra_env.get(keys.CONSOLE.env) or keys.new()
@@ -64,7 +65,8 @@ class Lab:
                 "MTDLAB_SCENARIO_DIR": str(self.scenario.parent), "MTDLAB_SCENARIO_FILE": self.scenario.name,
                 "MTDLAB_RUN_DIR": str(self.run_dir), "MTDLAB_WEB_PORT": str(self.ports["web"]),
                 "MTDLAB_SSH_PORT": str(self.ports["ssh"]), "MTDLAB_REDIS_PORT": str(self.ports["redis"]),
-                "MTDLAB_CONSOLE_PORT": str(self.ports["console"]), keys.CONSOLE.env: self.console_key,
+                "MTDLAB_CONSOLE_PORT": str(self.ports["console"]), "MTDLAB_DASHBOARD_PORT": str(self.ports.get("dashboard", 8090)),
+                keys.CONSOLE.env: self.console_key,
                 keys.REDIS.env: self.redis_password,
                 # The controller writes the run folder as the host user, with the host user's umask.
                 labels.OWNER_PROCESS_ENV: this_process(),

@@ -80,7 +80,7 @@ class LaunchContext:
 
 
 def run_scenario(path: str | Path, duration: float | None = None, out: Path | None = None,
-                 say=print) -> Path:
+                 say=print, watch_port: int | None = None) -> Path:
     scenario = load_scenario(path)
     duration = run_duration(scenario, duration)
     out = Path(out or Path("runs") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -105,6 +105,12 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     main_thread = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGTERM, interrupt) if main_thread else None
     say(f"run: {scenario.name} for {duration:g} s in lab {lab.name}; folder {out}")
+    viewer = None
+    if watch_port is not None:
+        from mtdlab.host.watch import open_server
+        from mtdlab.live.feed import LiveFeed
+        viewer = open_server(LiveFeed(out), "127.0.0.1", watch_port, say).start()
+        say(f"run: live view on {viewer.url}")
     try:
         lab.up(("target", "proxy", "controller"))
         names = [s.name for s in scenario.services]
@@ -136,6 +142,8 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
         say("run: interrupted; tearing the lab down")
         raise
     finally:
+        if viewer:
+            viewer.stop()
         lab.down()
         if main_thread:
             signal.signal(signal.SIGTERM, old)
