@@ -68,7 +68,7 @@ function drawMap(v) {
     }
     state.ports[s.name] = s.port;
     tr.append(port, el("td", {}, s.instance ?? "–"), el("td", {}, s.banner), el("td", {}, s.hops));
-    const next = s.keyed ? "keyed (from the key)" : s.next_hop_in_s === null ? "–" : `in ${fmt(s.next_hop_in_s, 1, " s")}`;
+    const next = s.keyed ? "keyed" : s.next_hop_in_s === null ? "–" : `in ${fmt(s.next_hop_in_s, 1, " s")}`;
     tr.append(el("td", { title: s.law }, next));
     rows.push(tr);
   }
@@ -129,15 +129,20 @@ function drawDecay(v) {
                  svg("line", { class: "axis", x1: L, y1: Y(0), x2: L, y2: Y(1) })];
   for (const s of [0, 0.5, 1]) parts.push(svg("text", { class: "axis-label", x: 4, y: Y(s) + 3 }, s.toFixed(1)));
   parts.push(svg("text", { class: "axis-label", x: L, y: H - 6 }, `seconds after the sweep's end, 0 to ${xmax.toFixed(0)}`));
+  let row = 1;
+  const legend = (text, colour) => parts.push(svg("text", { class: "axis-label", x: W - R - 200, y: T + 12 * row++, fill: colour }, text));
+  legend("—— measured (Kaplan-Meier)", "#1d2330");
   d.theory.forEach((curve, i) => {
-    const pts = curve.points.map(([t, s]) => `${X(t).toFixed(1)},${Y(s).toFixed(1)}`).join(" ");
-    const line = svg("polyline", { class: "theory", points: pts, stroke: THEORY_COLOURS[i % THEORY_COLOURS.length] });
-    line.append(svg("title", {}, `theory: ${curve.law} (${curve.services.join(", ")})`));
-    parts.push(line);
-    parts.push(svg("text", { class: "axis-label", x: W - R - 190, y: T + 24 + 12 * i, fill: THEORY_COLOURS[i % THEORY_COLOURS.length] },
-                   `- - theory: ${curve.law}`));
+    const colour = THEORY_COLOURS[i % THEORY_COLOURS.length];
+    for (const [key, cls, label] of [["points", "theory", "theory"], ["lab_points", "theory lab", "lab theory"]]) {
+      const pts = curve[key].map(([t, s]) => `${X(t).toFixed(1)},${Y(s).toFixed(1)}`).join(" ");
+      const line = svg("polyline", { class: cls, points: pts, stroke: colour });
+      line.append(svg("title", {}, `${label}: ${curve.law} (${curve.services.join(", ")})`));
+      parts.push(line);
+    }
+    legend(`- - theory: ${curve.law}`, colour);
+    legend(`··· with the lab's extra ${fmt(curve.extra_life_s, 2, " s")}`, colour);
   });
-  parts.push(svg("text", { class: "axis-label", x: W - R - 190, y: T + 12 }, "—— measured (Kaplan-Meier)"));
   if (d.km.length > 1) {
     let path = `M${X(0)},${Y(1)}`;
     for (const [t, s] of d.km) path += ` H${X(t).toFixed(1)} V${Y(s).toFixed(1)}`;

@@ -38,6 +38,11 @@ _TABLE = [
                 "gets no effective capabilities, and no-new-privileges blocks file capabilities)"),
     Confinement("fence", "0:0", (), "64m", 32,
                 "haproxy opens the Docker socket (root-owned, mode 660): root's uid, no capabilities"),
+    Confinement("dashboard", NOBODY, (), "128m", 64,
+                "the live view reads the run folder (mounted read-only); nobody's uid can read the logs "
+                "but not the owner-only keys beside them"),
+    Confinement("users", "host", (), "64m", 64,
+                "the demo's legitimate client: writes its log into the run folder as the host user"),
     # Started by the controller or an experiment (mtdlab.inlab.launch):
     Confinement("web", UNPRIVILEGED, (), "192m", 64, "gunicorn on a port above 1024"),
     Confinement("redis", UNPRIVILEGED, (), "64m", 16, "in memory only, a port above 1024"),

@@ -86,6 +86,7 @@ class Lab:
         # Made here, as the host user: the attacker mounts only attacker/ and writes into it as
         # root, so the folders it writes into must already belong to the host user.
         (self.run_dir / "attacker" / "xml").mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "users").mkdir(exist_ok=True)     # the demo's users service writes here
         try:
             self.compose("up", "-d", *services)
         except BaseException:

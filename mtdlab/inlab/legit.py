@@ -46,7 +46,8 @@ def run_load(url: str, rate: float, duration: float, out: Path, timeout: float =
     out.parent.mkdir(parents=True, exist_ok=True)
     total = int(rate * duration)
     lock, records = threading.Lock(), []
-    with open(out, "w") as f, ThreadPoolExecutor(max_workers=32) as pool:
+    # Line-buffered: the live view follows this log as it grows, a request at a time.
+    with open(out, "w", buffering=1) as f, ThreadPoolExecutor(max_workers=32) as pool:
         def record(fut):
             r = fut.result()
             with lock:

@@ -1,7 +1,7 @@
 """What the live view knows of a run: the logs' events applied one at a time, in bounded memory.
 
 Fed by mtdlab.live.feed (lines as they reach the logs, or a finished run replayed); read by
-the page (view()) and by /metrics (mtdlab.live.metrics). Everything kept is either a running
+the page (mtdlab.live.view) and by /metrics (mtdlab.live.metrics). Everything kept is either a running
 total or a window with a fixed bound below, so a one-hour run with fifty services costs what a
 five-minute one does. The definitions are the report's: a port is open from hop.ready until the
 controller starts to stop it and accepts connections from its instance's start until it is
@@ -17,13 +17,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from mtdlab.analysis.hoplatency import PHASES
-from mtdlab.analysis.km import kaplan_meier, km_half_life
-from mtdlab.analysis.theory import residual_survival
+from mtdlab.analysis.km import km_half_life
 from mtdlab.contract.schedule import IntervalLaw
-from mtdlab.contract.stats import percentile
 
-# Every bound of the live view, stated once.
-WINDOW_S = 300.0          # timelines show the last five minutes
+# Every bound of what the live view keeps, stated once (what it sends: mtdlab.live.view).
 PLACES_KEPT = 200         # closed placements kept per service (what the window and late sweeps need)
 MARKS_KEPT = 400          # attacker marks kept per service
 SAMPLES_KEPT = 5000       # decay observations the Kaplan-Meier curve is drawn from (the most recent)
@@ -32,8 +29,6 @@ USERS_KEPT = 60 * 500     # requests kept for that minute (the legitimate client
 PHASE_KEPT = 2000         # hop phase durations kept per phase for p50 / p95 (the most recent)
 HOPS_PENDING = 1000       # hops in flight whose phase times are still being collected
 LAST_EVENTS = 20          # the readable event list
-CURVE_POINTS = 300        # Kaplan-Meier steps sent to the page at most
-THEORY_POINTS = 60
 # Hop phase histogram buckets, seconds (Prometheus histograms; p50 / p95 come from the kept values).
 PHASE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -51,6 +46,7 @@ class Place:
     closed: float | None = None
     exposed: bool = True     # False behind a SAPP gateway: on the target's loopback, out of a scan's sight
     cut: bool = False        # ended by a controller's end, not by a hop
+    stay: float | None = None  # the interval its hop.decided drew (None: never hops)
 
     def accepting(self, t: float) -> bool:
         return self.started <= t and (self.closed is None or t <= self.closed)
@@ -84,7 +80,10 @@ class ServiceView:
     marks: deque = field(default_factory=lambda: deque(maxlen=MARKS_KEPT))
     routed: Place | None = None
     next_hop_at: float | None = None
+    stay_drawn: float | None = None   # the last hop.decided's interval, for the placement it starts
     hops: int = 0
+    extra_sum: float = 0.0            # port life beyond the drawn interval, summed over complete lives
+    extra_n: int = 0
 
     @property
     def keyed(self) -> bool:
@@ -225,10 +224,12 @@ class LiveState:
         if kind == "hop.decided":
             stay = e.get("stay_s")
             s.next_hop_at = t + float(stay) if stay is not None else None
+            s.stay_drawn = float(stay) if stay is not None else None
             if hop >= 1:
                 self._say(e, f"{s.name}: hop {hop} decided, {e.get('old_port')} \u2192 {e.get('new_port')}")
         elif kind == "hop.instance_started":
-            p = Place(s.name, hop, int(e["port"]), str(e["container"]), started=t, exposed=not self.behind_gateway)
+            p = Place(s.name, hop, int(e["port"]), str(e["container"]), started=t, exposed=not self.behind_gateway,
+                      stay=s.stay_drawn)
             self.live[p.container] = p
             s.places.append(p)
         elif kind == "hop.ready":
@@ -249,6 +250,9 @@ class LiveState:
             p = self._close(str(e["container"]), t)
             if kind == "hop.old_stopped" and p is not None:
                 self._say(e, f"{s.name}: old port {p.port} closed")
+                if p.ready is not None and p.stay is not None:   # a complete life: moved on by a hop
+                    s.extra_sum += (p.closed - p.started) - p.stay
+                    s.extra_n += 1
             if kind == "service.stopped":
                 s.next_hop_at = None
                 self.shutdown_at = t if self.shutdown_at is None else self.shutdown_at
@@ -335,81 +339,11 @@ class LiveState:
     def half_life(self, now: float | None = None) -> float | None:
         return km_half_life(self.decay_pairs(self.clock() if now is None else now))
 
-    def users_last_minute(self, now: float) -> dict:
-        while self.user_window and self.user_window[0][0] < now - USERS_WINDOW_S:
-            self.user_window.popleft()
-        recent = list(self.user_window)
-        failures = sum(not ok for _, ok, _ in recent)
-        latencies = [ms for _, ok, ms in recent if ok]
-        return {"requests": len(recent), "failures": failures,
-                "success_rate": _r((len(recent) - failures) / len(recent)) if recent else None,
-                "p50_ms": _r(percentile(latencies, 50), 2), "p95_ms": _r(percentile(latencies, 95), 2),
-                "total_requests": self.users["requests"], "total_failures": self.users["failures"]}
-
     def view(self, problems: list[str] = ()) -> dict:
-        """Everything the page draws, bounded in size (windowed timelines, thinned curves)."""
-        now = self.clock()
-        since = now - WINDOW_S
-        services = []
-        for s in sorted(self.services.values(), key=lambda s: s.name):
-            routed = s.routed
-            segments = [[_r(p.started, 3), _r(p.ready, 3), _r(p.closing, 3), _r(p.closed, 3), p.port, p.hop]
-                        for p in s.places if p.closed is None or p.closed >= since]
-            marks = [[_r(m.t, 3), m.port, m.true_when_made, m.place is not None and m.place.accepting(now)]
-                     for m in s.marks if m.t >= since]
-            services.append({
-                "name": s.name, "kind": s.kind, "law": s.law_text, "banner": s.banner, "keyed": s.keyed,
-                "proxy_port": s.proxy_port, "hops": s.hops,
-                "port": routed.port if routed and routed.closed is None else None,
-                "instance": routed.container[:12] if routed and routed.closed is None else None,
-                "hop": routed.hop if routed else None,
-                # The schedule is the defender's to show; a keyed service's comes from its key.
-                "next_hop_in_s": None if s.keyed or s.next_hop_at is None else _r(max(0.0, s.next_hop_at - now), 1),
-                "segments": segments, "marks": marks})
-        pairs = self.decay_pairs(now)
-        km = kaplan_meier(pairs)
-        horizon = max([d for d, _ in pairs] + [1.0])
-        judged = self.judged_sweeps
-        return {
-            "now": _r(now, 3), "rate": self.rate, "window_s": WINDOW_S, "run": self.run, "controller_running": self.controller_running,
-            "attacker": self.attacker, "services": services,
-            "unmatched_marks": [[_r(m.t, 3), m.port, False, False] for m in self.unmatched_marks if m.t >= since],
-            "decay": {"km": _thin(km, CURVE_POINTS), "half_life_s": _r(km_half_life(pairs), 2),
-                      "observations": len(pairs), "censored": sum(not e for _, e in pairs),
-                      "horizon_s": _r(horizon, 2), "theory": self._theory_curves(horizon)},
-            "sweeps": {"ports": self.sweeps["ports"], "version": self.sweeps["version"],
-                       "precision": _r(self.precision_sum / judged) if judged else None,
-                       "recall": _r(self.recall_sum / judged) if judged else None},
-            "users": self.users_last_minute(now),
-            "hop_latency": {name: {"what": what, "n": self.phases[name].count,
-                                   "p50_s": _r(percentile(list(self.phases[name].recent), 50), 3),
-                                   "p95_s": _r(percentile(list(self.phases[name].recent), 95), 3)}
-                            for name, _, _, what in PHASES},
-            "events": list(reversed(self.recent_events)),
-            "warnings": {"malformed_records": dict(self.malformed), "skipped_lines": dict(self.skipped_lines),
-                         "last_problem": self.last_problem,
-                         "problems": list(problems)},
-        }
-
-    def _theory_curves(self, horizon: float) -> list[dict]:
-        """theory.md's S(d) for each interval law in use (services sharing a law share a curve)."""
-        by_law: dict[IntervalLaw, list[str]] = {}
-        for s in self.services.values():
-            if s.law is not None and s.law.law != "never":
-                by_law.setdefault(s.law, []).append(s.name)
-        grid = [horizon * i / (THEORY_POINTS - 1) for i in range(THEORY_POINTS)]
-        return [{"law": law.describe(), "services": sorted(names),
-                 "points": [[_r(d, 3), _r(residual_survival(law, d), 4)] for d in grid]}
-                for law, names in sorted(by_law.items(), key=lambda kv: kv[0].describe())]
+        """What the page draws (mtdlab.live.view)."""
+        from mtdlab.live.view import build_view   # view.py reads this module's bounds
+        return build_view(self, problems)
 
 
 def _r(x, digits: int = 4):
     return None if x is None else round(x, digits)
-
-
-def _thin(steps: list[tuple[float, float]], most: int) -> list[list[float]]:
-    """At most `most` steps of a survival curve, always keeping the first and the last."""
-    if len(steps) > most:
-        stride = len(steps) / (most - 1)
-        steps = [steps[int(i * stride)] for i in range(most - 1)] + [steps[-1]]
-    return [[_r(d, 3), _r(s, 4)] for d, s in steps]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-PACKAGES = ("contract", "analysis", "experiments", "inlab", "reporting", "host")
+PACKAGES = ("contract", "analysis", "experiments", "inlab", "reporting", "live", "host")
 # What each package may import of mtdlab, at module level and inside functions.
 ALLOWED = {
     "contract": {"contract"},
@@ -16,6 +16,7 @@ ALLOWED = {
     "experiments": {"contract", "experiments"},
     "inlab": {"contract", "inlab", "experiments"},
     "reporting": {"contract", "analysis", "experiments", "reporting"},
+    "live": {"contract", "analysis", "live"},
     "host": set(PACKAGES),
 }
 # Experiments import analysis (figures, plots) and in-lab helpers only where used, inside functions.
@@ -24,6 +25,8 @@ ALLOWED_IN_FUNCTIONS = {**ALLOWED, "experiments": {"contract", "experiments", "a
 # or analysis code.
 IN_LAB_PROGRAMS = ("controller", "attacker", "gateway", "services")
 IN_LAB_ALLOWED = {"contract", "inlab", "experiments"}
+# The dashboard container runs the live view (which reads with the analysis's pure parts).
+DASHBOARD_ALLOWED = {"live"}
 
 
 def mtdlab_imports(path: Path) -> list[tuple[str, bool]]:
@@ -68,6 +71,8 @@ def test_the_lab_programs_import_only_what_runs_in_a_container():
     wrong = [f"{path.relative_to(ROOT)} imports mtdlab.{imported}"
              for d in IN_LAB_PROGRAMS for path in sorted((ROOT / d).rglob("*.py"))
              for imported, _ in mtdlab_imports(path) if imported not in IN_LAB_ALLOWED]
+    wrong += [f"{path.relative_to(ROOT)} imports mtdlab.{imported}" for path in sorted((ROOT / "dashboard").rglob("*.py"))
+              for imported, _ in mtdlab_imports(path) if imported not in DASHBOARD_ALLOWED]
     assert not wrong, wrong
 
 
@@ -92,6 +97,7 @@ import mtdlab.inlab.legit, mtdlab.inlab.direct, mtdlab.inlab.sapp_client, mtdlab
 import mtdlab.inlab.probes, mtdlab.inlab.container, mtdlab.inlab.launch
 import controller.main, controller.console, attacker.main, attacker.flood, gateway.main, gateway.ctl
 import services.xhop.server
+import dashboard.main, mtdlab.live.server, mtdlab.live.view
 print("ok")
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
