@@ -129,7 +129,7 @@ def discovery_within_placement(law: IntervalLaw, cycle_s: float, extra: float = 
 
 
 @functools.lru_cache(maxsize=64)
-def _sample_lives(law: IntervalLaw, extra: float, samples: int) -> np.ndarray:
+def _sample_lives(law: IntervalLaw, extra: float, samples: int):
     """A seeded sample of a law's port lives (kept: reports and simulations ask again and again)."""
     import numpy as np
     rng = random.Random(0)

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import docker
@@ -13,6 +14,7 @@ from mtdlab.contract import labels
 from mtdlab.contract.events import read_events
 from mtdlab.reporting.report import lookup, show
 from mtdlab.analysis.truth import read_truth
+from mtdlab.contract.wait import Condition, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -51,19 +53,47 @@ def runs(tmp_path_factory):
     procs = {}
     for name, text in (("hopping", HOPPING), ("static", STATIC)):
         (base / f"{name}.yaml").write_text(text)
+        # The hopping run is watched live (--watch, on a free port): its view is read while it runs.
+        watch = ["--watch", "--watch-port", "0"] if name == "hopping" else []
         procs[name] = subprocess.Popen([sys.executable, "-m", "mtdlab.host.cli", "run", str(base / f"{name}.yaml"),
-                                        "--duration", "40", "--out", str(base / name)],
+                                        "--duration", "40", "--out", str(base / name), *watch],
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first_lines, live = [], None
+    for row in procs["hopping"].stdout:
+        first_lines.append(row)
+        if m := re.search(r"live view on (http://\S+)", row):
+            live = wait_for(Condition(lambda: watched(m.group(1)), "both services placed, in the live view"), 90)
+            break
     for name, p in procs.items():
         out, _ = p.communicate(timeout=300)
+        out = ("".join(first_lines) if name == "hopping" else "") + out
         assert p.returncode == 0, f"{name}: {out}"
         assert "run: lab mtdrun-" in out and "removed" in out       # progress is shown
     after = {c.id for c in lab_containers()}
-    return {name: base / name for name in procs}, after - before
+    return {name: base / name for name in procs}, after - before, live
+
+
+def watched(url: str) -> dict | None:
+    """The live view once both services have a port and some hop is done (None before)."""
+    try:
+        view = json.loads(urllib.request.urlopen(url + "view.json", timeout=2).read())
+    except OSError:
+        return None
+    ports = {s["name"]: s["port"] for s in view["services"]}
+    return view if ports.keys() == {"web", "ssh"} and all(ports.values()) and view["hop_latency"]["total"]["n"] else None
+
+
+def test_a_run_is_watched_live(runs):
+    view = runs[2]
+    assert view is not None, "`mtdlab run --watch` printed no live view address"
+    assert view["run"]["scenario"] == "it-hopping" and view["controller_running"]
+    truth = list(read_events(runs[0]["hopping"] / "truth.jsonl"))
+    placed = {e["service"]: e["port"] for e in truth if e["event"] == "hop.proxy_switched"}
+    assert {s["name"] for s in view["services"]} == set(placed)
 
 
 def test_run_folder_holds_everything_and_nothing_is_left(runs):
-    folders, left = runs
+    folders, left, _ = runs
     assert not left, f"containers left behind: {left}"
     for folder in folders.values():
         for name in ("scenario.yaml", "truth.jsonl", "attacker/observations.jsonl", "legit.jsonl",
