@@ -10,7 +10,10 @@
 #   mmdebstrap from the host's apt sources when no registry answers) and builds only the
 #   second stage on it (BASE=mtdlab/base:<hash>).
 ARG BASE=packages
+# Printed by the builder just before the pull below: where it fails, this is why.
+ARG NO_REGISTRY="if pulling debian:bookworm-slim fails below, no registry answers here: run make images first (it needs none), then docker compose up"
 
+# No registry? This pull fails: run `make images` first, then `docker compose up`.
 FROM debian:bookworm-slim AS packages
 COPY images/packages.txt /tmp/packages.txt
 RUN apt-get update \

@@ -14,6 +14,7 @@ from mtdlab.live.state import LiveState
 from mtdlab.live.tail import Tailer, is_event, is_request
 
 POLL_S = 0.1    # how often the logs are looked at: well inside the page's 1 s promise
+VIEW_REUSE_S = 0.2   # a view this recent is sent as it is to another page asking
 
 # (source, path in the run folder, what a line must be). A scenario run's legitimate client
 # writes legit.jsonl; the demo's `users` service writes users/legit.jsonl.
@@ -31,6 +32,7 @@ class Feed:
         self.version = 0
         self.problems: list[str] = []
         self._stop = threading.Event()
+        self._cached: tuple[int, float, dict] | None = None
 
     def start(self) -> "Feed":
         threading.Thread(target=self._loop, name="live-feed", daemon=True).start()
@@ -53,8 +55,13 @@ class Feed:
         raise NotImplementedError
 
     def view(self) -> dict:
+        """The page's view; pages open at the same moment share one (it is rebuilt when a line
+        changed it, or when it is older than VIEW_REUSE_S, so "now" moves)."""
         with self.lock:
-            return self.state.view(self.problems)
+            fresh = time.monotonic()
+            if self._cached is None or self._cached[0] != self.version or fresh - self._cached[1] > VIEW_REUSE_S:
+                self._cached = (self.version, fresh, self.state.view(self.problems))
+            return self._cached[2]
 
     def wait_change(self, seen: int, timeout: float) -> int:
         with self.changed:

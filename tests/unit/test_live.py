@@ -265,3 +265,14 @@ def test_memory_stays_bounded_over_a_long_run_with_fifty_services(tmp_path, monk
     assert sum(s.hops for s in state.services.values()) > 5000
     assert len(json.dumps(state.view())) < 2_000_000
     assert not math.isnan(state.half_life() or 0.0)
+
+
+def test_watch_refuses_bad_arguments_before_serving(tmp_path):
+    from mtdlab.host.watch import watch
+    said = []
+    assert watch(tmp_path / "absent", 1.0, False, "127.0.0.1", 0, said.append) == 2
+    assert watch(FIXTURE, 0.0, False, "127.0.0.1", 0, said.append) == 2
+    assert watch(FIXTURE, 1e9, False, "127.0.0.1", 0, said.append) == 2
+    assert watch(tmp_path, 1.0, False, "127.0.0.1", 0, said.append) == 2    # a folder with no logs
+    assert [m.split(":")[0] for m in said] == ["mtdlab watch"] * 4
+    assert "is not a run folder" in said[0] and "--speed" in said[1] and "no truth log" in said[3]
