@@ -59,7 +59,9 @@ function drawMap(v) {
   const rows = [];
   for (const s of v.services) {
     const tr = el("tr", { "data-service": s.name });
-    tr.append(el("td", {}, s.name));
+    const name = el("td", {}, s.name);
+    name.append(el("div", { class: "banner", title: "banner mode (seed 000)" }, s.banner));
+    tr.append(name);
     const port = el("td", { class: "port", "data-service": s.name, "data-port": s.port ?? "" }, s.port ?? "–");
     const before = state.ports[s.name];
     if (before !== undefined && before !== s.port && s.port !== null) {
@@ -67,7 +69,7 @@ function drawMap(v) {
       window.mtdlab.portChanges.push({ service: s.name, port: s.port, hop: s.hop, shown: Date.now() / 1000 });
     }
     state.ports[s.name] = s.port;
-    tr.append(port, el("td", {}, s.instance ?? "–"), el("td", {}, s.banner), el("td", {}, s.hops));
+    tr.append(port, el("td", { class: "instance" }, s.instance ?? "–"), el("td", {}, s.hops));
     const next = s.keyed ? "keyed" : s.next_hop_in_s === null ? "–" : `in ${fmt(s.next_hop_in_s, 1, " s")}`;
     tr.append(el("td", { title: s.law }, next));
     rows.push(tr);

@@ -2,6 +2,8 @@
 (timelines cut to the window, the Kaplan-Meier curve thinned, the events list fixed)."""
 from __future__ import annotations
 
+import re
+
 from mtdlab.analysis.hoplatency import PHASES
 from mtdlab.analysis.km import kaplan_meier, km_half_life
 from mtdlab.analysis.theory import lab_survival, residual_survival
@@ -31,7 +33,7 @@ def build_view(state: LiveState, problems: list[str] = ()) -> dict:
     now = state.clock()
     since = now - WINDOW_S
     services = []
-    for s in sorted(state.services.values(), key=lambda s: s.name):
+    for s in sorted(state.services.values(), key=lambda s: natural(s.name)):
         routed = s.routed
         segments = [[_r(p.started, 3), _r(p.ready, 3), _r(p.closing, 3), _r(p.closed, 3), p.port, p.hop]
                     for p in s.places if p.closed is None or p.closed >= since]
@@ -87,6 +89,11 @@ def _theory_curves(state: LiveState, horizon: float) -> list[dict]:
                        "points": [[_r(d, 3), _r(residual_survival(law, d), 4)] for d in grid],
                        "lab_points": [[_r(d, 3), _r(lab_survival(law, d, extra), 4)] for d in grid]})
     return curves
+
+
+def natural(name: str) -> list:
+    """svc2 before svc10: names in the order people count."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 
 
 def _thin(steps: list[tuple[float, float]], most: int) -> list[list[float]]:

@@ -4,6 +4,7 @@ analysis of the same folder; bounds that hold for long runs with many services."
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,17 @@ def test_watch_refuses_bad_arguments_before_serving(tmp_path):
     assert watch(tmp_path, 1.0, False, "127.0.0.1", 0, said.append) == 2    # a folder with no logs
     assert [m.split(":")[0] for m in said] == ["mtdlab watch"] * 4
     assert "is not a run folder" in said[0] and "--speed" in said[1] and "no truth log" in said[3]
+
+
+def test_a_replay_plays_the_run_in_order_on_its_own_clock():
+    feed = ReplayFeed(FIXTURE, speed=200.0)        # the fixture's minute in about 0.3 s
+    first = feed.poll()
+    assert len(first) < len(feed.records) and not feed.finished
+    monos = [r["mono"] for _, r in first]
+    while not feed.finished:
+        time.sleep(0.01)
+        batch = feed.poll()
+        monos += [r["mono"] for _, r in batch]
+        assert feed.replay_clock() <= feed.t_end
+    assert monos == sorted(monos) and len(monos) == len(feed.records)
+    assert feed.state.rate == 200.0 and feed.replay_clock() == feed.t_end
