@@ -105,7 +105,7 @@ def test_metrics_match_the_truth_log(demo):
 def test_the_dashboard_is_read_only_keyless_and_off_the_lab_network(demo, client):
     lab, _, _ = demo
     dash = lab.container("dashboard")
-    assert set(dash.attrs["NetworkSettings"]["Networks"]) == {f"{lab.name}_view"}
+    assert set(dash.attrs["NetworkSettings"]["Networks"]) == {f"{lab.name}_edge"}
     env = dash.attrs["Config"]["Env"]
     assert not [v for v in env if "KEY" in v or "PASSWORD" in v], env
     write = dash.exec_run(["python3", "-c", "open('/lab/run/planted', 'w')"])

@@ -122,7 +122,7 @@ def test_static_run_has_no_decay_and_perfect_sweeps(runs):
 
 
 def test_side_by_side_runs_do_not_disturb_each_other(runs):
-    folders, _ = runs
+    folders, _, _ = runs
     truths = {n: read_truth(f / "truth.jsonl") for n, f in folders.items()}
     ips = {n: next(e for e in t.events if e["event"] == "controller.started")["target_ip"] for n, t in truths.items()}
     assert ips["hopping"] != ips["static"]
