@@ -76,6 +76,8 @@ _TABLE = [
     Limit("attacker.act_delay_s", 0, 600, "s", "from a sweep's end to the follow-up connections", low_inclusive=True),
     Limit("attacker.max_sweeps", 1, 100000, "sweeps", "a bound on the attacker's loop beside its time bound",
           low_inclusive=True, whole=True, noun="a whole number"),
+    Limit("class.teams", 1, 30, "teams", "team labs of one class on one machine (each runs a whole lab)",
+          low_inclusive=True, whole=True),
     Limit("legit.rate_per_s", 0, 500, "requests/s", "the legitimate client, a new connection each"),
     Limit("direct_client.rate_per_s", 0, 200, "requests/s", "keyed direct clients, all skews together"),
     Limit("sapp_client.rate_per_s", 0, 200, "connections/s", "SAPP clients, all services together"),

@@ -20,8 +20,12 @@ class _NoAliases(yaml.SafeDumper):
 
 def attacker_view(source: str) -> str:
     """The scenario text with its seed replaced; source must already have passed validation."""
+    return with_seed(source, HIDDEN_SEED, "The attacker's view of this run's scenario, written by the controller: "
+                                          "the seed is\n# withheld (the schedule is what the attacker must find out).")
+
+
+def with_seed(source: str, seed: int, header: str) -> str:
+    """A validated scenario's text with another seed (a class gives each team its own schedule)."""
     data = yaml.safe_load(source)
-    data["seed"] = HIDDEN_SEED
-    return ("# The attacker's view of this run's scenario, written by the controller: the seed is\n"
-            "# withheld (the schedule is what the attacker must find out).\n"
-            + yaml.dump(data, Dumper=_NoAliases, sort_keys=False, allow_unicode=False))
+    data["seed"] = seed
+    return f"# {header}\n" + yaml.dump(data, Dumper=_NoAliases, sort_keys=False, allow_unicode=False)

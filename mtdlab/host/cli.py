@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live", action="store_true", help="follow the logs as they grow (a run still going)")
     p.add_argument("--port", type=int, default=8090, help="port (default 8090, else a free one)")
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p = sub.add_parser("class", help="a classroom: one lab per team (up, status, down)")
+    p.add_argument("action", choices=("up", "status", "down"))
+    p.add_argument("class_file", type=Path)
+    p.add_argument("--out", type=Path, help="class folder for `up` (default runs/class-NAME)")
     p = sub.add_parser("report", help="rebuild summary.json and report.html from a run folder")
     p.add_argument("run_dir", type=Path)
     p = sub.add_parser("compare", help="an HTML page with several runs' figures side by side")
@@ -160,6 +164,30 @@ def main(argv: list[str] | None = None) -> int:
         from mtdlab.host.watch import watch
         return watch(args.run_dir, args.speed, args.live, args.bind, args.port,
                      say=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.command == "class":
+        from mtdlab.contract.scenario import ScenarioError
+        from mtdlab.host import classroom
+        from mtdlab.host.lab import LabError
+        say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+        try:
+            if args.action == "up":
+                print(classroom.class_up(args.class_file, args.out, say))
+            elif args.action == "status":
+                rows = classroom.class_status(args.class_file)
+                print(json.dumps(rows, indent=2))
+                return 0 if all(r["healthy"] for r in rows) else 1
+            else:
+                print(json.dumps({"removed": classroom.class_down(args.class_file, say)}))
+        except ScenarioError as exc:
+            print(f"mtdlab class: invalid input: {exc}", file=sys.stderr)
+            return 2
+        except LabError as exc:
+            print(f"mtdlab class: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("mtdlab class: interrupted; every team lab was removed", file=sys.stderr)
+            return 130
+        return 0
     if args.command == "compare":
         from mtdlab.reporting.compare import write_index
         write_index(args.run_dirs, args.out)

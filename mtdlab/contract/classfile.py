@@ -1,0 +1,108 @@
+"""A class file (`classes/*.yaml`): the teams of a classroom session and the lab each one gets.
+
+Validated once, like a scenario (file:line: key: what was expected), into a ClassPlan. The
+scenario it names is validated too, before anything starts. Each team's lab runs that
+scenario with a seed of its own (drawn from the class seed and the team's name), so no team
+can copy another's schedule, and publishes its ports from the class's port plan.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from mtdlab.contract.limits import LIMITS
+from mtdlab.contract.reader import Reader, ScenarioError
+from mtdlab.contract.scenario import MAX_FILE_BYTES
+from mtdlab.contract.yamlsafe import YamlError, decode, load_nodes
+
+TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+CLASS_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+# Each team's published ports: port_base + PORT_STRIDE * team index + the offset of each.
+PORT_OFFSETS = {"web": 0, "ssh": 1, "redis": 2, "console": 3, "dashboard": 4}
+PORT_STRIDE = 10
+
+
+@dataclass(frozen=True)
+class ClassPlan:
+    name: str
+    file: Path
+    scenario: Path          # resolved against the class file's folder
+    teams: tuple[str, ...]
+    seed: int
+    bind: str               # where students connect from; 127.0.0.1 unless the instructor opens it
+    port_base: int
+
+    def ports(self, team: str) -> dict[str, int]:
+        base = self.port_base + PORT_STRIDE * self.teams.index(team)
+        return {kind: base + offset for kind, offset in PORT_OFFSETS.items()}
+
+    def team_seed(self, team: str) -> int:
+        """The team lab's scenario seed: from the class seed and the team, never another team's."""
+        digest = hashlib.sha256(f"mtdlab-class|{self.seed}|{team}".encode()).digest()
+        return int.from_bytes(digest[:7], "big")
+
+    def lab_name(self, team: str) -> str:
+        return f"{lab_prefix(self.name)}{team}"
+
+
+def lab_prefix(class_name: str) -> str:
+    """Every lab of a class is a compose project named with this prefix (`class down` finds them by it)."""
+    return f"mtdclass-{class_name}-"
+
+
+def load_class(path: str | Path) -> ClassPlan:
+    path = Path(path)
+    try:
+        data = open(path, "rb").read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(str(path), 0, "", f"cannot read the class file: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(str(path), 0, "", f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; expected a class file")
+    try:
+        root = Reader(load_nodes(decode(data, str(path)), str(path)), "", str(path))
+    except YamlError as exc:
+        raise ScenarioError(exc.file, exc.line, "", exc.message) from None
+    root.only("name", "description", "scenario", "teams", "seed", "bind", "port_base")
+    name = root.scalar("name", (str,), "expected a name of lowercase letters, digits and '-' (at most 16)", required=True)
+    if not CLASS_NAME.fullmatch(name):
+        root.fail(root.node_of("name"), "name", f"expected a name of lowercase letters, digits and '-' (at most 16), got {name!r}")
+    root.scalar("description", (str,), "expected text")
+    scenario_text = root.scalar("scenario", (str,), "expected the path of a scenario file", required=True)
+    scenario = (path.parent / scenario_text).resolve()
+    if not scenario.is_file():
+        root.fail(root.node_of("scenario"), "scenario", f"expected a scenario file; {scenario} is not one")
+    teams = _teams(root)
+    seed = root.bounded("seed", "seed", required=True)
+    bind = root.scalar("bind", (str,), "expected an IPv4 address to publish the labs on", default="127.0.0.1")
+    if not re.fullmatch(r"(\d{1,3})(\.\d{1,3}){3}", bind) or any(int(x) > 255 for x in bind.split(".")):
+        root.fail(root.node_of("bind"), "bind", f"expected an IPv4 address such as 127.0.0.1, got {bind!r}")
+    port_base = root.bounded("port_base", "port", default=20000)
+    top = port_base + PORT_STRIDE * len(teams) - 1
+    if top > 65535:
+        root.fail(root.node_of("port_base") or root.node, "port_base",
+                  f"expected room for {len(teams)} teams x {PORT_STRIDE} ports below 65536; the last would be {top}")
+    return ClassPlan(name, path, scenario, teams, seed, bind, port_base)
+
+
+def _teams(root: Reader) -> tuple[str, ...]:
+    """`teams: 3` (named team-1 ... team-3) or `teams: [red, blue]`."""
+    node = root.node_of("teams")
+    limit = LIMITS["class.teams"]
+    if isinstance(node, yaml.SequenceNode):
+        names = []
+        for item in node.value:
+            value = getattr(item, "value", None)
+            if not isinstance(value, str) or not TEAM_NAME.fullmatch(value):
+                root.fail(item, "teams", f"expected team names of lowercase letters, digits and '-' (at most 16), got {value!r}")
+            if value in names:
+                root.fail(item, "teams", f"team {value!r} is named twice")
+            names.append(value)
+        if problem := limit.check(len(names)):
+            root.fail(node, "teams", problem)
+        return tuple(names)
+    count = root.bounded("teams", "class.teams", required=True)
+    return tuple(f"team-{i}" for i in range(1, count + 1))

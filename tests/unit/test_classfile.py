@@ -1,0 +1,62 @@
+"""Class files (mtdlab.contract.classfile): validated like scenarios, errors at file:line: key,
+and a port plan and seeds that keep teams apart."""
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mtdlab.contract.classfile import PORT_STRIDE, load_class
+from mtdlab.contract.reader import ScenarioError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path, text: str) -> Path:
+    (tmp_path / "s.yaml").write_text((ROOT / "scenarios" / "demo.yaml").read_text())
+    path = tmp_path / "class.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_the_example_class_loads():
+    plan = load_class(ROOT / "classes" / "example.yaml")
+    assert plan.teams == ("team-1", "team-2", "team-3") and plan.bind == "127.0.0.1"
+    assert plan.scenario == ROOT / "scenarios" / "demo.yaml"
+
+
+def test_port_plan_and_seeds_keep_teams_apart(tmp_path):
+    plan = load_class(write(tmp_path, """
+        name: c
+        scenario: s.yaml
+        teams: [red, blue, green]
+        seed: 5
+        port_base: 30000
+    """))
+    ports = [p for t in plan.teams for p in plan.ports(t).values()]
+    assert len(ports) == len(set(ports)) and min(ports) == 30000 and max(ports) < 30000 + PORT_STRIDE * 3
+    seeds = {plan.team_seed(t) for t in plan.teams}
+    assert len(seeds) == 3 and plan.team_seed("red") == load_class(plan.file).team_seed("red")
+    assert plan.lab_name("red") == "mtdclass-c-red"
+
+
+@pytest.mark.parametrize("text, where", [
+    ("name: c\nscenario: s.yaml\nteams: 2\n", "3: seed: missing"),            # reported at the mapping
+    ("name: c\nscenario: s.yaml\nteams: 0\nseed: 1\n", ":3: teams: expected"),
+    ("name: c\nscenario: s.yaml\nteams: 31\nseed: 1\n", ":3: teams: expected"),
+    ("name: c\nscenario: s.yaml\nteams: [red, red]\nseed: 1\n", ":3: teams: team 'red' is named twice"),
+    ("name: c\nscenario: s.yaml\nteams: [Red]\nseed: 1\n", ":3: teams: expected team names"),
+    ("name: c\nscenario: s.yaml\nteams: {a: 1}\nseed: 1\n", ":3: teams: expected a number"),
+    ("name: C!\nscenario: s.yaml\nteams: 2\nseed: 1\n", ":1: name: expected a name"),
+    ("name: c\nscenario: nowhere.yaml\nteams: 2\nseed: 1\n", ":2: scenario: expected a scenario file"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nbind: 0.0.0.999\n", ":5: bind: expected an IPv4 address"),
+    ("name: c\nscenario: s.yaml\nteams: 30\nseed: 1\nport_base: 65500\n", ":5: port_base: expected room for 30 teams"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nexercises: []\n", ":5: exercises: unknown key"),
+])
+def test_bad_class_files_say_where_and_what(tmp_path, text, where):
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as err:
+        load_class(path)
+    message = str(err.value)
+    assert message.startswith(str(path)) and where.split(": ", 1)[-1] in message, message
+    if where.startswith(":"):
+        assert f"{path}{where.split(' ', 1)[0]}" in message, message
