@@ -5,7 +5,7 @@ COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 DEMO_PORT ?= 8080
 DASHBOARD_PORT ?= 8090
 
-.PHONY: help images demo watch down demo-verify test unit integration bench coverage run reports clean
+.PHONY: help images demo watch down bench-class demo-verify test unit integration bench coverage run reports clean
 SCENARIOS := static seed003-baseline fast-exponential uniform timing-T3 timing-T4 timing-T5 keyed-skew banner-modes sapp flood
 
 help:
@@ -15,6 +15,7 @@ help:
 	@echo "make demo-verify  3-minute measured demo run: hops, legitimate client, sweeps vs truth"
 	@echo "make test         unit and integration tests (real Docker engine)"
 	@echo "make bench        hop latency per phase, proxied vs direct latency (JSON)"
+	@echo "make bench-class  how many team labs this machine holds side by side (JSON)"
 	@echo "make coverage     simulate 1000 runs per law (no Docker): do the 95% intervals hold? (runs/coverage.json)"
 	@echo "make run S=NAME   run scenarios/NAME.yaml; report in runs/NAME-TIMESTAMP/report.html"
 	@echo "make reports      run every shipped scenario (about 60 min); index in runs/reports/index.html"
@@ -66,6 +67,10 @@ integration: .venv/stamp images
 
 bench: .venv/stamp images
 	$(PY) bench/hops.py --out bench/results/hops.json
+
+# Team labs side by side for N = 1, 5, 10, 20 (stops at the first N that cannot start); about 15 min.
+bench-class: .venv/stamp images
+	$(PY) bench/class_scale.py --out bench/results/class_scale.json
 
 coverage: .venv/stamp
 	$(PY) -m mtdlab.host.cli coverage --sims 1000 --out runs/coverage.json
