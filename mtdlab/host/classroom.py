@@ -28,17 +28,14 @@ def run_dir(plan: ClassPlan, out: Path | None = None) -> Path:
     return Path(out) if out else Path("runs") / f"class-{plan.name}"
 
 
-def team_lab(plan: ClassPlan, team: str, folder: Path, fresh: bool) -> Lab:
+def team_lab(plan: ClassPlan, team: str, folder: Path) -> Lab:
+    """The team's lab, with fresh keys kept owner-only in its run folder."""
     ports = plan.ports(team)
     env = {labels.OWNER_PROCESS_ENV: "",          # outlives `class up`: not the reaper's
            "MTDLAB_BIND": plan.bind, "MTDLAB_ATTACKER_MAX_S": "3600"}
-    if fresh:
-        for kind in (keys.CONSOLE, keys.REDIS):
-            env[kind.env] = keys.new()
-            keys.write(kind, folder, env[kind.env])
-    else:
-        for kind in (keys.CONSOLE, keys.REDIS):
-            env[kind.env] = keys.from_file(kind, folder / kind.file).hex()
+    for kind in (keys.CONSOLE, keys.REDIS):
+        env[kind.env] = keys.new()
+        keys.write(kind, folder, env[kind.env])
     return Lab(plan.lab_name(team), folder / "scenario" / "scenario.yaml", folder,
                ports={k: ports[k] for k in ("web", "ssh", "redis", "console", "dashboard")}, extra_env=env)
 
@@ -62,7 +59,7 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
             (folder / "scenario").mkdir(parents=True, exist_ok=True)
             (folder / "scenario" / "scenario.yaml").write_text(
                 with_seed(scenario.source, plan.team_seed(team), f"team {team} of class {plan.name}: its own seed"))
-            lab = team_lab(plan, team, folder, fresh=True)
+            lab = team_lab(plan, team, folder)
             t0 = time.monotonic()
             lab.up()
             lab.wait_for(lambda l: {e["service"] for e in l.events() if e["event"] == "hop.done"}

@@ -132,7 +132,6 @@ class LiveState:
         self.malformed = {"truth": 0, "attacker": 0, "legit": 0}   # records that did not fit
         self.skipped_lines: dict[str, int] = {}   # per log: lines that were no record at all (mtdlab.live.tail)
         self.last_problem: str | None = None
-        self.last_event_mono: float | None = None
         self.shutdown_at: float | None = None   # the controller began removing instances (first service.stopped)
 
     # ---- feeding -------------------------------------------------------------------------
@@ -142,7 +141,6 @@ class LiveState:
         is counted as malformed and changes nothing it has not already changed."""
         try:
             {"truth": self._truth, "attacker": self._attacker, "legit": self._legit}[source](record)
-            self.last_event_mono = record["mono"]
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
             self.malformed[source] = self.malformed.get(source, 0) + 1
             self.last_problem = f"{source}: {record.get('event', 'record')!s:.40}: {type(exc).__name__}: {exc!s:.80}"
