@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from mtdlab.contract import flags
 from mtdlab.contract.banners import BannerPicker
 from mtdlab.contract.catalog import SERVICE_KINDS
 from mtdlab.contract.events import EventLog
@@ -255,9 +256,11 @@ class Hopper:
             try:
                 container = self.instances.start(self.service.name, self.service.kind, port, hop,
                                                  banner[0] if banner else None)
+                served = self.instances.flag(self.service.name, hop)
                 self.truth.write("hop.instance_started", service=self.service.name, hop=hop, port=port,
                                  container=container.id, attempt=attempt, banner=banner[0] if banner else None,
-                                 banner_product=banner[1] if banner else None)
+                                 banner_product=banner[1] if banner else None,
+                                 **({"flag_id": flags.flag_id(served)} if served else {}))
                 answer, probes = self.readiness.wait_ready(self.kind.probe, port, READY_TIMEOUT_S,
                                                            lambda: Instances.running(container), container.name)
                 self.truth.write("hop.ready", service=self.service.name, hop=hop, port=port,

@@ -12,7 +12,7 @@ import secrets
 import docker
 from docker.errors import APIError, NotFound
 
-from mtdlab.contract import keys, labels
+from mtdlab.contract import flags, keys, labels
 from mtdlab.contract.catalog import SERVICE_KINDS
 from mtdlab.inlab.launch import start_in_namespace
 from mtdlab.inlab.probes import wait_ready
@@ -35,15 +35,22 @@ class Instances:
         self.client, self.image, self.target, self.lab, self.run_id = client, image, target, lab, run_id
         self.bind = bind   # "127.0.0.1" behind a SAPP gateway: instances listen on loopback only
 
+    def flag(self, service: str, hop: int) -> str | None:
+        """The instance's classroom flag, in a class lab (its controller holds the team's flag key)."""
+        key_hex = os.environ.get(keys.FLAG.env)
+        return flags.flag(keys.parse(keys.FLAG, key_hex, keys.FLAG.env), service, hop) if key_hex else None
+
     def start(self, service: str, kind: str, port: int, hop: int, banner: str | None = None):
         name = f"{self.lab}-{service}-h{hop}-{secrets.token_hex(3)}"
         env = {"MTDLAB_SERVICE": service, "MTDLAB_INSTANCE": name, "MTDLAB_PORT": str(port)}
+        if flag := self.flag(service, hop):
+            env["MTDLAB_FLAG"] = flag    # this instance's only: never the key
         if self.bind:
             env["MTDLAB_BIND"] = self.bind
         if banner:
             env["MTDLAB_BANNER"] = banner
         if kind == "redis" and os.environ.get(keys.REDIS.env):
-            env[keys.REDIS.env] = os.environ[keys.REDIS.env]   # the run's password (services/redis/start)  # a replacement banner (seed 000's banner modes)
+            env[keys.REDIS.env] = os.environ[keys.REDIS.env]   # the run's password (services/redis/start)
         return start_in_namespace(self.client, self.image, SERVICE_KINDS[kind].command(port), name=name,
                                   target=self.target, environment=env, role=kind,
                                   labels=labels.instance_labels(self.lab, self.run_id, service, port))

@@ -29,7 +29,9 @@ RUN rm -f /etc/ssh/ssh_host_* && rm -f /etc/nginx/sites-enabled/default \
 # config folder and the attacker's view are shared by containers running as different users.
  && mkdir -p /srv/ftp /etc/nginx/mtdlab /lab/view && chmod 0777 /etc/nginx/mtdlab /lab/view \
 # A tmpfs mounted over a folder of the image takes its mode: nginx (non-root) writes its temp files here.
- && chmod 1777 /var/lib/nginx
+ && chmod 1777 /var/lib/nginx \
+# The classroom workstation's user (workstation/): its home is a tmpfs, mounted at start.
+ && useradd --uid 2000 --user-group --home-dir /home/student --no-create-home --shell /bin/bash student
 ENV PYTHONPATH=/opt/mtdlab PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 COPY mtdlab /opt/mtdlab/mtdlab
 COPY services /opt/mtdlab/services
@@ -39,4 +41,6 @@ COPY attacker /opt/mtdlab/attacker
 COPY gateway /opt/mtdlab/gateway
 COPY fence /opt/mtdlab/fence
 COPY dashboard /opt/mtdlab/dashboard
+COPY workstation /opt/mtdlab/workstation
+COPY exercises /opt/mtdlab/exercises
 WORKDIR /opt/mtdlab

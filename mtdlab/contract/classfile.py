@@ -8,6 +8,7 @@ can copy another's schedule, and publishes its ports from the class's port plan.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,14 @@ from mtdlab.contract.yamlsafe import YamlError, decode, load_nodes
 
 TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 CLASS_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
-# Each team's published ports: port_base + PORT_STRIDE * team index + the offset of each.
-PORT_OFFSETS = {"web": 0, "ssh": 1, "redis": 2, "console": 3, "dashboard": 4}
+# Each team's published ports: port_base + PORT_STRIDE * team index + the offset of each. Only
+# the workstation's SSH is published on the class's bind address (for the students); the rest
+# are the instructor's, on 127.0.0.1. The scoreboard is on port_base - 1.
+PORT_OFFSETS = {"web": 0, "ssh": 1, "redis": 2, "console": 3, "dashboard": 4, "workstation": 5}
 PORT_STRIDE = 10
+# Each team's networks are /27s of its own /24 of the class's subnets (compose.class.yaml).
+NETWORKS = ("lab", "edge", "mgmt", "api", "range")
+DEFAULT_SUBNETS = "10.213.0.0/16"
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,24 @@ class ClassPlan:
     seed: int
     bind: str               # where students connect from; 127.0.0.1 unless the instructor opens it
     port_base: int
+    subnets: ipaddress.IPv4Network = ipaddress.IPv4Network(DEFAULT_SUBNETS)
+    exercises: tuple[str, ...] = ()     # exercises/ by name; empty: every one the scenario allows
+    flag_grace_s: float = 30.0
+    scripted_attacker: bool = True      # the lab's own nmap attacker beside the students
+
+    @property
+    def board_subnet(self) -> str:
+        """The scoreboard's network: the first /27 of the /24 after the last team's."""
+        return f"{ipaddress.IPv4Address(int(self.subnets.network_address) + 256 * len(self.teams))}/27"
+
+    @property
+    def scoreboard_port(self) -> int:
+        return self.port_base - 1
+
+    def networks(self, team: str) -> dict[str, str]:
+        """The team's subnet for each network of its lab: /27s of the team's own /24."""
+        block = int(self.subnets.network_address) + 256 * self.teams.index(team)
+        return {name: f"{ipaddress.IPv4Address(block + 32 * i)}/27" for i, name in enumerate(NETWORKS)}
 
     def ports(self, team: str) -> dict[str, int]:
         base = self.port_base + PORT_STRIDE * self.teams.index(team)
@@ -66,7 +90,8 @@ def load_class(path: str | Path) -> ClassPlan:
         root = Reader(load_nodes(decode(data, str(path)), str(path)), "", str(path))
     except YamlError as exc:
         raise ScenarioError(exc.file, exc.line, "", exc.message) from None
-    root.only("name", "description", "scenario", "teams", "seed", "bind", "port_base")
+    root.only("name", "description", "scenario", "teams", "seed", "bind", "port_base", "subnets", "exercises",
+              "flag_grace_s", "scripted_attacker")
     name = root.scalar("name", (str,), "expected a name of lowercase letters, digits and '-' (at most 16)", required=True)
     if not CLASS_NAME.fullmatch(name):
         root.fail(root.node_of("name"), "name", f"expected a name of lowercase letters, digits and '-' (at most 16), got {name!r}")
@@ -81,11 +106,43 @@ def load_class(path: str | Path) -> ClassPlan:
     if not re.fullmatch(r"(\d{1,3})(\.\d{1,3}){3}", bind) or any(int(x) > 255 for x in bind.split(".")):
         root.fail(root.node_of("bind"), "bind", f"expected an IPv4 address such as 127.0.0.1, got {bind!r}")
     port_base = root.bounded("port_base", "port", default=20000)
+    if port_base < 1025:
+        root.fail(root.node_of("port_base"), "port_base", f"expected a port above 1024 (the scoreboard takes port_base - 1), got {port_base}")
+    subnets_text = root.scalar("subnets", (str,), "expected an IPv4 network such as 10.213.0.0/16", default=DEFAULT_SUBNETS)
+    try:
+        subnets = ipaddress.IPv4Network(subnets_text)
+    except ValueError:
+        root.fail(root.node_of("subnets"), "subnets", f"expected an IPv4 network such as 10.213.0.0/16, got {subnets_text!r}")
+    room = 2 ** (24 - subnets.prefixlen) if subnets.prefixlen <= 24 else 0
+    if room < len(teams) + 1:
+        root.fail(root.node_of("subnets") or root.node, "subnets",
+                  f"expected room for one /24 per team and one for the scoreboard ({len(teams) + 1}); {subnets} has {room}")
+    exercises = _exercises(root)
+    grace = root.bounded("flag_grace_s", "class.flag_grace_s", default=30.0)
+    attacker = root.scalar("scripted_attacker", (bool,), "expected true or false", default=True)
     top = port_base + PORT_STRIDE * len(teams) - 1
     if top > 65535:
         root.fail(root.node_of("port_base") or root.node, "port_base",
                   f"expected room for {len(teams)} teams x {PORT_STRIDE} ports below 65536; the last would be {top}")
-    return ClassPlan(name, path, scenario, teams, seed, bind, port_base)
+    return ClassPlan(name, path, scenario, teams, seed, bind, port_base, subnets, exercises, grace, attacker)
+
+
+def _exercises(root: Reader) -> tuple[str, ...]:
+    from exercises import EXERCISES      # the registry (exercises/__init__.py)
+    node = root.node_of("exercises", required=False)
+    if node is None:
+        return ()
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        root.fail(node, "exercises", "expected a list of exercise names: " + ", ".join(EXERCISES))
+    names = []
+    for item in node.value:
+        value = getattr(item, "value", None)
+        if value not in EXERCISES:
+            root.fail(item, "exercises", f"expected one of {', '.join(EXERCISES)}, got {value!r}")
+        if value in names:
+            root.fail(item, "exercises", f"exercise {value!r} is named twice")
+        names.append(value)
+    return tuple(names)
 
 
 def _teams(root: Reader) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 The one table of these limits. mtdlab.inlab.launch applies a row to each container the lab
 starts itself; compose.yaml repeats the compose-started rows (YAML cannot import this), and
-tests/unit/test_hardening.py holds the two equal. docs/security.md shows the table
+tests/unit/test_hardening.py holds them equal (and compose.class.yaml's and compose.board.yaml's). docs/security.md shows the table
 (`python3 -m mtdlab.contract.hardening`) and says why each kept capability is needed.
 
 Every container also gets: all other capabilities dropped, no-new-privileges, a read-only root
@@ -43,6 +43,13 @@ _TABLE = [
                 "but not the owner-only keys beside them"),
     Confinement("users", "host", (), "64m", 64,
                 "the demo's legitimate client: writes its log into the run folder as the host user"),
+    # A classroom's (compose.class.yaml per team, compose.board.yaml per class):
+    Confinement("workstation", "2000:2000", (), "512m", 128,
+                "the students' shell and its SSH server run as the unprivileged student user (nmap -sT: no raw "
+                "sockets); on the team's range network only"),
+    Confinement("door", UNPRIVILEGED, (), "32m", 16, "nginx relaying the published SSH port to the workstation"),
+    Confinement("scoreboard", "host", (), "256m", 64,
+                "reads the class folder (truth logs, class secret) and writes its submissions log as the host user"),
     # Started by the controller or an experiment (mtdlab.inlab.launch):
     Confinement("web", UNPRIVILEGED, (), "192m", 64, "gunicorn on a port above 1024"),
     Confinement("redis", UNPRIVILEGED, (), "64m", 16, "in memory only, a port above 1024"),

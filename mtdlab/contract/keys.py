@@ -35,7 +35,11 @@ XHOP = KeyKind("xhop key", "keys the flooding experiment's per-exchange port seq
                None)
 REDIS = KeyKind("Redis password", "the password every Redis instance requires (AUTH); the proxy passes it through",
                 "MTDLAB_REDIS_PASSWORD", "redis.key")
-KINDS = (CONSOLE, KEYED, SAPP, XHOP, REDIS)
+FLAG = KeyKind("flag key", "derives the team's classroom flags, one per service instance (mtdlab.contract.flags)",
+               "MTDLAB_FLAG_KEY", None)
+CLASS = KeyKind("class secret", "derives every team's flag key; the grader's (mtdlab.contract.flags)",
+                "MTDLAB_CLASS_SECRET", "class.key")
+KINDS = (CONSOLE, KEYED, SAPP, XHOP, REDIS, FLAG, CLASS)
 
 
 def parse(kind: KeyKind, text: str, source: str) -> bytes:

@@ -78,6 +78,7 @@ _TABLE = [
           low_inclusive=True, whole=True, noun="a whole number"),
     Limit("class.teams", 1, 30, "teams", "team labs of one class on one machine (each runs a whole lab)",
           low_inclusive=True, whole=True),
+    Limit("class.flag_grace_s", 0, 600, "s", "how long a flag counts after its instance is gone", low_inclusive=True),
     Limit("legit.rate_per_s", 0, 500, "requests/s", "the legitimate client, a new connection each"),
     Limit("direct_client.rate_per_s", 0, 200, "requests/s", "keyed direct clients, all skews together"),
     Limit("sapp_client.rate_per_s", 0, 200, "connections/s", "SAPP clients, all services together"),

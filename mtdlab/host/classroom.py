@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from pathlib import Path
 
-from mtdlab.contract import keys, labels
+from mtdlab.contract import flags, keys, labels, passwords
 from mtdlab.contract.classfile import ClassPlan, lab_prefix, load_class
 from mtdlab.contract.events import read_events
 from mtdlab.contract.view import with_seed
 from mtdlab.experiments import load_scenario
-from mtdlab.host.lab import Lab, LabError, remove_lab
+from mtdlab.classroom.board import token_hash
+from mtdlab.contract.wait import HttpStatus, wait_for
+from mtdlab.host.lab import BOARD_COMPOSE_FILE, CLASS_COMPOSE_FILE, COMPOSE_FILE, Lab, LabError, remove_lab
+from mtdlab.host.run import scenario_keys
 
 PLACED_S = 120   # how long a team's lab may take to place every service
+BOARD_UP_S = 60  # how long the scoreboard may take to answer
 
 
 def run_dir(plan: ClassPlan, out: Path | None = None) -> Path:
@@ -28,64 +33,126 @@ def run_dir(plan: ClassPlan, out: Path | None = None) -> Path:
     return Path(out) if out else Path("runs") / f"class-{plan.name}"
 
 
-def team_lab(plan: ClassPlan, team: str, folder: Path) -> Lab:
-    """The team's lab, with fresh keys kept owner-only in its run folder."""
+def team_lab(plan: ClassPlan, team: str, folder: Path, class_secret: bytes, scenario) -> tuple[Lab, str]:
+    """The team's lab (compose.yaml plus compose.class.yaml: workstation, door, own subnets), with
+    fresh keys kept owner-only in its run folder; and the workstation's password, for the roster."""
     ports = plan.ports(team)
+    password = passwords.new_password()
     env = {labels.OWNER_PROCESS_ENV: "",          # outlives `class up`: not the reaper's
-           "MTDLAB_BIND": plan.bind, "MTDLAB_ATTACKER_MAX_S": "3600"}
-    for kind in (keys.CONSOLE, keys.REDIS):
+           # Only the workstation's door faces the room; the proxy, console and live view are the
+           # instructor's (a student at the proxy would get every current flag without any recon).
+           "MTDLAB_BIND": "127.0.0.1", "MTDLAB_CLASS_BIND": plan.bind,
+           "MTDLAB_WORKSTATION_PORT": str(ports["workstation"]),
+           "MTDLAB_WORKSTATION_PASSWORD_HASH": passwords.password_hash(password),
+           keys.FLAG.env: flags.team_key(class_secret, team).hex(),
+           "MTDLAB_ATTACKER_MAX_S": "3600",
+           **{f"MTDLAB_NET_{net.upper()}": subnet for net, subnet in plan.networks(team).items()}}
+    for kind in (keys.CONSOLE, keys.REDIS, *scenario_keys(scenario)):
         env[kind.env] = keys.new()
         keys.write(kind, folder, env[kind.env])
-    return Lab(plan.lab_name(team), folder / "scenario" / "scenario.yaml", folder,
-               ports={k: ports[k] for k in ("web", "ssh", "redis", "console", "dashboard")}, extra_env=env)
+    lab = Lab(plan.lab_name(team), folder / "scenario" / "scenario.yaml", folder,
+              ports={k: ports[k] for k in ("web", "ssh", "redis", "console", "dashboard")}, extra_env=env,
+              compose_files=(COMPOSE_FILE, CLASS_COMPOSE_FILE))
+    return lab, password
+
+
+def chosen_exercises(plan: ClassPlan, scenario) -> list[str]:
+    """The class's exercises: those it names (each must fit its scenario), or every one that fits."""
+    from exercises import EXERCISES
+    if not plan.exercises:
+        return [name for name, x in EXERCISES.items() if x.fits(scenario)]
+    unfit = [name for name in plan.exercises if not EXERCISES[name].fits(scenario)]
+    if unfit:
+        raise LabError(f"{plan.file}: exercises: {', '.join(unfit)} cannot be done in a lab of scenario "
+                       f"{scenario.name} (see exercises/*/instructor.md for what each needs)")
+    return list(plan.exercises)
 
 
 def class_up(path: Path, out: Path | None = None, say=print) -> Path:
     plan = load_class(path)
     scenario = load_scenario(plan.scenario)          # validated before anything starts
+    exercise_names = chosen_exercises(plan, scenario)
     if running_labs(plan.name):
         raise LabError(f"class {plan.name} is already up; `mtdlab class down {path}` first")
-    base = run_dir(plan, out)
+    base = run_dir(plan, out).resolve()
     if base.exists() and any(base.iterdir()):
         raise LabError(f"{base} is not empty; a class folder holds one session (move it away, or --out elsewhere)")
     base.mkdir(parents=True, exist_ok=True)
-    say(f"class {plan.name}: {len(plan.teams)} team lab(s) of scenario {scenario.name}, on {plan.bind}")
-    say("port plan: " + "; ".join(f"{t} web {p['web']} ssh {p['ssh']} redis {p['redis']} live view {p['dashboard']}"
-                                  for t in plan.teams for p in [plan.ports(t)]))
-    roster = {"class": plan.name, "scenario": str(plan.scenario), "bind": plan.bind, "teams": {}}
+    say(f"class {plan.name}: {len(plan.teams)} team lab(s) of scenario {scenario.name}; exercises {', '.join(exercise_names)}")
+    say(f"port plan: scoreboard {plan.bind}:{plan.scoreboard_port}; " + "; ".join(
+        f"{t} workstation ssh {plan.bind}:{p['workstation']}" for t in plan.teams for p in [plan.ports(t)]))
+    secret = keys.new()
+    keys.write(keys.CLASS, base, secret)
+    tokens = {t: secrets.token_urlsafe(16) for t in plan.teams}
+    instructor_token = secrets.token_urlsafe(16)
+    write_private(base / "board.json", {"teams": {t: token_hash(tok) for t, tok in tokens.items()},
+                                        "instructor": token_hash(instructor_token)})
+    (base / "class.json").write_text(json.dumps({
+        "class": plan.name, "teams": list(plan.teams), "exercises": exercise_names, "grace_s": plan.flag_grace_s,
+        "scenario": scenario.name}, indent=2) + "\n")
+    (base / "board").mkdir()
+    scoreboard = f"http://{plan.bind}:{plan.scoreboard_port}/"
+    roster = {"class": plan.name, "scenario": str(plan.scenario), "bind": plan.bind, "scoreboard": scoreboard,
+              "instructor": {"overview": scoreboard + "instructor", "user": "instructor", "token": instructor_token},
+              "teams": {}}
+    services = tuple(s for s in ("target", "proxy", "fence", "controller", "attacker", "dashboard", "users",
+                                 "workstation", "door") if plan.scripted_attacker or s != "attacker")
     try:
         for i, team in enumerate(plan.teams, 1):
             folder = base / team
             (folder / "scenario").mkdir(parents=True, exist_ok=True)
             (folder / "scenario" / "scenario.yaml").write_text(
                 with_seed(scenario.source, plan.team_seed(team), f"team {team} of class {plan.name}: its own seed"))
-            lab = team_lab(plan, team, folder)
+            lab, password = team_lab(plan, team, folder, bytes.fromhex(secret), scenario)
             t0 = time.monotonic()
-            lab.up()
+            lab.up(services)
             lab.wait_for(lambda l: {e["service"] for e in l.events() if e["event"] == "hop.done"}
                          >= {s.name for s in scenario.services}, f"team {team}: every service placed", PLACED_S)
             say(f"class {plan.name}: team {team} up ({i}/{len(plan.teams)}, {time.monotonic() - t0:.0f} s)")
             p = plan.ports(team)
             roster["teams"][team] = {
-                "lab": lab.name, "run_dir": str(folder.resolve()),
-                "web": f"http://{plan.bind}:{p['web']}/", "ssh": f"{plan.bind}:{p['ssh']}",
-                "redis": f"{plan.bind}:{p['redis']}", "live_view": f"http://{plan.bind}:{p['dashboard']}/",
-                "console": f"http://{plan.bind}:{p['console']}", "console_key_file": str((folder / "console.key").resolve()),
-                "redis_password": (folder / "redis.key").read_text().strip()}
+                # For the team:
+                "workstation": {"ssh": f"ssh -p {p['workstation']} student@{plan.bind}", "user": "student",
+                                "password": password},
+                "token": tokens[team],
+                "redis_password": lab.redis_password,
+                **{kind.file.removesuffix(".key") + "_key": lab.extra_env[kind.env]
+                   for kind in scenario_keys(scenario)},
+                # For the instructor only (on this machine's loopback):
+                "lab": lab.name, "run_dir": str(folder),
+                "proxy_web": f"http://127.0.0.1:{p['web']}/", "live_view": f"http://127.0.0.1:{p['dashboard']}/",
+                "console": f"http://127.0.0.1:{p['console']}", "console_key_file": str(folder / "console.key")}
+        board_lab(plan, base).compose("up", "-d")
+        host = "127.0.0.1" if plan.bind == "0.0.0.0" else plan.bind
+        wait_for(HttpStatus(f"http://{host}:{plan.scoreboard_port}/healthz"), BOARD_UP_S)
     except BaseException:
         say(f"class {plan.name}: start failed; removing every team lab")
         class_down(path, say=lambda m: None)
         raise
-    write_roster(base / "roster.json", roster)
-    say(f"class {plan.name}: roster (owner-only) {base / 'roster.json'}")
+    write_private(base / "roster.json", roster)
+    say(f"class {plan.name}: scoreboard {scoreboard} (instructor: {scoreboard}instructor)")
+    say(f"class {plan.name}: roster (owner-only) {base / 'roster.json'}: hand each team its part")
     return base
 
 
-def write_roster(path: Path, roster: dict) -> None:
+def board_lab(plan: ClassPlan, base: Path) -> Lab:
+    """The class's scoreboard, as a compose project of its own (compose.board.yaml)."""
+    env = {labels.OWNER_PROCESS_ENV: "", "MTDLAB_CLASS_DIR": str(base), "MTDLAB_CLASS_BIND": plan.bind,
+           "MTDLAB_SCOREBOARD_PORT": str(plan.scoreboard_port), "MTDLAB_NET_BOARD": plan.board_subnet}
+    return Lab(board_name(plan.name), plan.scenario, base, extra_env=env, compose_files=(BOARD_COMPOSE_FILE,))
+
+
+def board_name(class_name: str) -> str:
+    """The scoreboard's project: the class's prefix, then a name no team can have (teams start with a letter)."""
+    return f"{lab_prefix(class_name)}_board"
+
+
+def write_private(path: Path, data: dict) -> None:
+    """Owner-only, made anew (never through a link planted in its place)."""
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(roster, indent=2) + "\n")
+        f.write(json.dumps(data, indent=2) + "\n")
 
 
 def running_labs(class_name: str) -> list[str]:
@@ -136,3 +203,41 @@ def class_down(path: Path, say=print) -> list[str]:
             removed.append(name)
             say(f"class {plan.name}: removed {name} ({counts})")
     return removed
+
+
+def workstation_shell(path: Path, team: str) -> list[str]:
+    """The command that opens a shell on the team's workstation, as its student user."""
+    import docker
+    plan = load_class(path)
+    if team not in plan.teams:
+        raise LabError(f"class {plan.name} has no team {team!r}; its teams: {', '.join(plan.teams)}")
+    found = docker.from_env().containers.list(filters={"label": [f"{labels.COMPOSE_PROJECT}={plan.lab_name(team)}",
+                                                                 f"{labels.COMPOSE_SERVICE}=workstation"]})
+    if not found:
+        raise LabError(f"team {team}'s workstation is not running; `mtdlab class status {path}`")
+    return ["docker", "exec", "-it", "-u", "2000:2000", "-e", "HOME=/home/student", "-w", "/home/student",
+            found[0].name, "bash", "-l"]
+
+
+def submit(path: Path, team: str, exercise: str, answer: str, out: Path | None = None) -> dict:
+    """Submit for a team (its token from the class's roster) through the scoreboard's API."""
+    import urllib.error
+    import urllib.request
+    plan = load_class(path)
+    roster_path = run_dir(plan, out) / "roster.json"
+    try:
+        roster = json.loads(roster_path.read_text())
+    except OSError:
+        raise LabError(f"no roster at {roster_path}: is class {plan.name} up (or in another --out)?") from None
+    if team not in roster["teams"]:
+        raise LabError(f"class {plan.name} has no team {team!r}; its teams: {', '.join(roster['teams'])}")
+    body = json.dumps({"token": roster["teams"][team]["token"], "exercise": exercise, "answer": answer,
+                       "via": "cli"}).encode()
+    request = urllib.request.Request(roster["scoreboard"] + "api/submit", body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise LabError(json.loads(exc.read() or b"{}").get("error", f"the scoreboard answered {exc.code}")) from None
+    except urllib.error.URLError as exc:
+        raise LabError(f"the scoreboard at {roster['scoreboard']} does not answer: {exc.reason}") from None

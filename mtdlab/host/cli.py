@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -82,10 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live", action="store_true", help="follow the logs as they grow (a run still going)")
     p.add_argument("--port", type=int, default=8090, help="port (default 8090, else a free one)")
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p = sub.add_parser("class", help="a classroom: one lab per team (up, status, down)")
-    p.add_argument("action", choices=("up", "status", "down"))
+    p = sub.add_parser("class", help="a classroom: one lab per team (up, status, down, shell TEAM, submit TEAM)")
+    p.add_argument("action", choices=("up", "status", "down", "shell", "submit"))
     p.add_argument("class_file", type=Path)
-    p.add_argument("--out", type=Path, help="class folder for `up` (default runs/class-NAME)")
+    p.add_argument("team", nargs="?", help="shell and submit: the team")
+    p.add_argument("--out", type=Path, help="the class folder (default runs/class-NAME)")
+    p.add_argument("--exercise", help="submit: the exercise (exercises/)")
+    p.add_argument("--answer", help="submit: the answer (a flag, ...)")
     p = sub.add_parser("report", help="rebuild summary.json and report.html from a run folder")
     p.add_argument("run_dir", type=Path)
     p = sub.add_parser("compare", help="an HTML page with several runs' figures side by side")
@@ -172,6 +176,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.action == "up":
                 print(classroom.class_up(args.class_file, args.out, say))
+            elif args.action in ("shell", "submit") and not args.team:
+                raise LabError(f"`mtdlab class {args.action}` needs a team: mtdlab class {args.action} CLASS.yaml TEAM")
+            elif args.action == "shell":
+                argv = classroom.workstation_shell(args.class_file, args.team)
+                os.execvp(argv[0], argv)
+            elif args.action == "submit":
+                if not args.exercise or args.answer is None:
+                    raise LabError("`mtdlab class submit` needs --exercise NAME and --answer TEXT")
+                verdict = classroom.submit(args.class_file, args.team, args.exercise, args.answer, args.out)
+                print(json.dumps(verdict))
+                return 0 if verdict.get("reason") == "accepted" else 3
             elif args.action == "status":
                 rows = classroom.class_status(args.class_file)
                 print(json.dumps(rows, indent=2))

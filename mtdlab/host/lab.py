@@ -20,6 +20,8 @@ from mtdlab.contract.wait import Condition, Timeout, wait_for
 
 REPO = Path(__file__).resolve().parents[2]   # mtdlab/host/lab.py -> the repository
 COMPOSE_FILE = REPO / "compose.yaml"
+CLASS_COMPOSE_FILE = REPO / "compose.class.yaml"   # what a classroom team's lab adds
+BOARD_COMPOSE_FILE = REPO / "compose.board.yaml"   # a class's scoreboard
 
 
 class LabError(RuntimeError):
@@ -50,8 +52,9 @@ def free_port() -> int:
 
 class Lab:
     def __init__(self, name: str, scenario: Path, run_dir: Path, ports: dict[str, int] | None = None,
-                 extra_env: dict[str, str] | None = None):
+                 extra_env: dict[str, str] | None = None, compose_files: tuple[Path, ...] = (COMPOSE_FILE,)):
         self.name, self.scenario, self.run_dir = name, Path(scenario).resolve(), Path(run_dir).resolve()
+        self.compose_files = compose_files
         self.ports = ports or {"web": free_port(), "ssh": free_port(), "redis": free_port(), "console": free_port(),
                                "dashboard": free_port()}
         self.extra_env = extra_env or {}
@@ -74,7 +77,8 @@ class Lab:
                 **self.extra_env}
 
     def compose(self, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
-        cmd = [*compose_command(), "-f", str(COMPOSE_FILE), "-p", self.name, *args]
+        files = [arg for f in self.compose_files for arg in ("-f", str(f))]
+        cmd = [*compose_command(), *files, "-p", self.name, *args]
         result = subprocess.run(cmd, env=self.env, capture_output=capture, text=True)
         if check and result.returncode != 0:
             raise LabError(f"{' '.join(cmd)} failed:\n{result.stderr or result.stdout}")

@@ -36,6 +36,12 @@ def _progress(lab: Lab, out: Path) -> str:
     return f"hops {hops}  sweeps {sweeps}  {clients}"
 
 
+def scenario_keys(scenario) -> list:
+    """The keys a lab of this scenario needs beyond the console's and Redis's."""
+    return ([keys.KEYED] if any(s.hop.interval.law == "keyed" for s in scenario.services) else []) \
+        + ([keys.SAPP] if scenario.sapp else [])
+
+
 def run_duration(scenario, override: float | None = None) -> float:
     """How long a run lasts: the override (`--duration`), the scenario's duration_s, or 300 s;
     an experiment that runs its own steps (flood) sets it instead."""
@@ -92,9 +98,7 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     env = {"MTDLAB_ATTACKER_MAX_S": str(duration)}
     # Fresh keys for every run; the host user keeps them owner-only (`mtdlab client`, `mtdlab console`).
-    needed = [keys.CONSOLE, keys.REDIS] + ([keys.KEYED] if any(s.hop.interval.law == "keyed" for s in scenario.services) else []) \
-        + ([keys.SAPP] if scenario.sapp else [])
-    for kind in needed:
+    for kind in (keys.CONSOLE, keys.REDIS, *scenario_keys(scenario)):
         env[kind.env] = keys.new()
         keys.write(kind, out, env[kind.env])
     lab = Lab(f"mtdrun-{scenario.name[:16]}-{secrets.token_hex(3)}", out / "scenario.yaml", out, extra_env=env)

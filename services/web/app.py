@@ -12,6 +12,7 @@ app = Flask(__name__)
 SERVICE = os.environ.get("MTDLAB_SERVICE", "web")
 INSTANCE = os.environ.get("MTDLAB_INSTANCE", "unknown")
 PORT = os.environ.get("MTDLAB_PORT", "?")
+FLAG = os.environ.get("MTDLAB_FLAG", "")   # class labs only: this instance's flag (mtdlab.contract.flags)
 
 
 @app.after_request
@@ -27,7 +28,8 @@ def identify(response):
 def index():
     return (f"<!doctype html><title>mtdlab {html.escape(SERVICE)}</title>"
             f"<h1>mtdlab service {html.escape(SERVICE)}</h1>"
-            f"<p>Answered by instance <code>{html.escape(INSTANCE)}</code> on target port {html.escape(PORT)}.</p>\n")
+            f"<p>Answered by instance <code>{html.escape(INSTANCE)}</code> on target port {html.escape(PORT)}.</p>\n"
+            + (f"<p>Flag: <code class=flag>{html.escape(FLAG)}</code></p>\n" if FLAG else ""))
 
 
 @app.get("/health")

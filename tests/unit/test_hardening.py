@@ -9,10 +9,14 @@ from mtdlab.host.runfolder import remove_links
 
 ROOT = Path(__file__).parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
+CLASS_COMPOSE = yaml.safe_load((ROOT / "compose.class.yaml").read_text())
+BOARD_COMPOSE = yaml.safe_load((ROOT / "compose.board.yaml").read_text())
 
 
 def test_compose_services_match_the_table():
-    for name, service in COMPOSE["services"].items():
+    services = {**COMPOSE["services"], **BOARD_COMPOSE["services"],
+                **{k: v for k, v in CLASS_COMPOSE["services"].items() if k not in COMPOSE["services"]}}
+    for name, service in services.items():
         row = CONFINEMENT[name]
         user = "${MTDLAB_UID:-0}:${MTDLAB_GID:-0}" if row.user == "host" else row.user
         assert service["user"] == user, name
@@ -21,6 +25,17 @@ def test_compose_services_match_the_table():
         assert service["mem_limit"] == row.memory and service["pids_limit"] == row.pids, name
         assert service["logging"]["options"] == LOG_OPTIONS, name
         assert {t.split(":")[0] for t in service["tmpfs"]} >= set(TMPFS), name
+
+
+def test_the_workstation_is_on_its_range_network_only_and_mounts_nothing():
+    workstation = CLASS_COMPOSE["services"]["workstation"]
+    assert workstation["networks"] == ["range"] and "volumes" not in workstation and "ports" not in workstation
+    assert CLASS_COMPOSE["networks"]["range"]["internal"] is True
+    for name, service in {**COMPOSE["services"], **CLASS_COMPOSE["services"]}.items():
+        if "range" in service.get("networks", []):
+            assert name in ("target", "workstation", "door"), name
+    # The proxy serves every current flag: in a class lab its ports are the instructor's loopback.
+    assert "MTDLAB_CLASS_BIND" in CLASS_COMPOSE["services"]["door"]["ports"][0]
 
 
 def test_only_the_fence_mounts_the_docker_socket_and_the_attacker_only_its_folder():
