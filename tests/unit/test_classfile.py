@@ -21,7 +21,7 @@ def write(tmp_path, text: str) -> Path:
 def test_the_example_class_loads():
     plan = load_class(ROOT / "classes" / "example.yaml")
     assert plan.teams == ("team-1", "team-2", "team-3") and plan.bind == "127.0.0.1"
-    assert plan.scenario == ROOT / "scenarios" / "demo.yaml"
+    assert plan.scenario == ROOT / "scenarios" / "classroom.yaml"
 
 
 def test_port_plan_and_seeds_keep_teams_apart(tmp_path):
@@ -50,7 +50,14 @@ def test_port_plan_and_seeds_keep_teams_apart(tmp_path):
     ("name: c\nscenario: nowhere.yaml\nteams: 2\nseed: 1\n", ":2: scenario: expected a scenario file"),
     ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nbind: 0.0.0.999\n", ":5: bind: expected an IPv4 address"),
     ("name: c\nscenario: s.yaml\nteams: 30\nseed: 1\nport_base: 65500\n", ":5: port_base: expected room for 30 teams"),
-    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nexercises: []\n", ":5: exercises: unknown key"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nexercises: []\n", ":5: exercises: expected a list of exercise"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nexercises: [recon-race, ctf]\n", ":5: exercises: expected one of"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nflag_grace_s: -1\n", ":5: flag_grace_s: expected"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nsubnets: 10.1.0.0/23\n", ":5: subnets: expected room for one /24 per team"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nsubnets: nonsense\n", ":5: subnets: expected an IPv4 network"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nport_base: 1024\n", ":5: port_base: expected a port above 1024"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nscripted_attacker: maybe\n", ":5: scripted_attacker: expected true or false"),
+    ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nwhatever: 1\n", ":5: whatever: unknown key"),
 ])
 def test_bad_class_files_say_where_and_what(tmp_path, text, where):
     path = write(tmp_path, text)
@@ -60,3 +67,13 @@ def test_bad_class_files_say_where_and_what(tmp_path, text, where):
     assert message.startswith(str(path)) and where.split(": ", 1)[-1] in message, message
     if where.startswith(":"):
         assert f"{path}{where.split(' ', 1)[0]}" in message, message
+
+
+def test_each_team_gets_its_own_subnets_and_the_scoreboard_one_after(tmp_path):
+    import ipaddress
+    plan = load_class(write(tmp_path, "name: c\nscenario: s.yaml\nteams: 30\nseed: 1\nsubnets: 10.50.0.0/16\n"))
+    nets = [ipaddress.ip_network(n) for t in plan.teams for n in plan.networks(t).values()]
+    nets.append(ipaddress.ip_network(plan.board_subnet))
+    assert len(nets) == 30 * 5 + 1 and all(n.subnet_of(plan.subnets) for n in nets)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+    assert plan.scoreboard_port == plan.port_base - 1
