@@ -50,6 +50,9 @@ class FakeInstances:
     def __init__(self):
         self.started = []
 
+    def flag(self, service, hop):
+        return None          # not a class lab
+
     def start(self, service, kind, port, hop, banner=None):
         c = FakeContainer(f"{service}-{hop}-{len(self.started)}")
         self.started.append(c)
