@@ -17,10 +17,9 @@ import time
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from mtdlab.contract.console_auth import Verifier
+from mtdlab.contract.console_auth import CONSOLE_PORT, Verifier
 from mtdlab.contract.scenario import ScenarioError, parse_interval
 
-CONSOLE_PORT = 7000
 MAX_BODY_BYTES = 64 * 1024        # a console request is a few hundred bytes; larger ones get 413 unread
 REFUSALS_LOGGED_PER_MINUTE = 30   # beyond that, refusals are counted, not each written to the truth log
 

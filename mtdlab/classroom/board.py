@@ -134,6 +134,27 @@ class ClassBoard:
         with os.fdopen(fd, "a") as f:
             f.write(json.dumps(s.row()) + "\n")
 
+    # --- the instructor's controls, through each team's console ---
+    def control(self, team: str, service: str, action: str) -> str:
+        """Pause, resume or force a hop of a team's service; what the console answered, in words."""
+        from mtdlab.contract.console_client import call
+        if team not in self.teams or action not in ("pause", "resume", "hop"):
+            raise BoardError("expected a team of this class and pause, resume or hop")
+        try:
+            url = json.loads((self.folder / "consoles.json").read_text())[team]
+            key = keys.from_file(keys.CONSOLE, self.folder / team / keys.CONSOLE.file)
+        except (OSError, KeyError, ValueError) as exc:
+            raise BoardError(f"team {team}'s console is not known here ({exc})") from None
+        path, body = ("/hop", {"service": service}) if action == "hop" else \
+            ("/config", {"service": service, "paused": action == "pause"})
+        try:
+            status, answer = call(url, key, "POST", path, body, lab_network=True)
+        except OSError as exc:
+            raise BoardError(f"team {team}'s console does not answer: {exc}") from None
+        if status != 200:
+            raise BoardError(f"team {team}'s console refused: {answer.get('error', status)}")
+        return f"team {team}: {service} {'hop forced' if action == 'hop' else action + 'd'}"
+
     # --- what the pages show ---
     def scores(self) -> dict:
         """Per team: total, points per exercise and the time of each solve (the public scoreboard)."""

@@ -7,6 +7,8 @@ Usage (the class's scoreboard container): python3 -m mtdlab.classroom.server CLA
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import logging
 import sys
@@ -131,8 +133,17 @@ def make_app(board: ClassBoard) -> Flask:
             abort(Response("the instructor's token (roster.json) is needed", 401,
                            {"WWW-Authenticate": 'Basic realm="mtdlab instructor"'}))
 
+    def csrf() -> str:
+        """A form field only the instructor's own page carries (the browser adds basic auth anywhere)."""
+        return hmac.new(board.instructor_token.encode(), b"mtdlab-instructor-form", hashlib.sha256).hexdigest()
+
+    def controls(team: str, service: str) -> str:
+        return "".join(f"<form method=post action='/instructor/control' class=inline><input type=hidden name=csrf value='{csrf()}'>"
+                       f"<input type=hidden name=team value='{e(team)}'><input type=hidden name=service value='{e(service)}'>"
+                       f"<button name=action value={a}>{a}</button></form>" for a in ("hop", "pause", "resume"))
+
     @app.get("/instructor")
-    def overview():
+    def overview(message: str = ""):
         instructor()
         rows = []
         for team, truth in board.truths.items():
@@ -140,15 +151,26 @@ def make_app(board: ClassBoard) -> Flask:
             live = {i.service: i for i in truth.instances.values() if i.ended is None}
             hops = sum(1 for i in truth.instances.values() if i.hop >= 1)
             last = max((i.started for i in truth.instances.values()), default=None)
-            ports = ", ".join(f"{s} {live[s].port}" for s in sorted(live))
-            rows.append(f"<tr><td>{e(team)}</td><td class=num>{hops}</td><td>{clock(last)}</td><td>{e(ports)}</td></tr>")
-        body = (f"<h1>Class {e(board.name)}: instructor</h1><p><a href='/instructor/export.csv'>submissions (CSV)</a> "
+            serving = "".join(f"<div>{e(s)} on {live[s].port} (hop {live[s].hop}) {controls(team, s)}</div>" for s in sorted(live))
+            rows.append(f"<tr><td>{e(team)}</td><td class=num>{hops}</td><td>{clock(last)}</td><td>{serving}</td></tr>")
+        body = (f"<h1>Class {e(board.name)}: instructor</h1>{message}<p><a href='/instructor/export.csv'>submissions (CSV)</a> "
                 f"<a href='/instructor/export.json'>scores and submissions (JSON)</a></p>"
                 f"<h2>Labs</h2><table><thead><tr><th>Team</th><th>Instances since start</th><th>Last start</th>"
-                f"<th>Serving now (ground truth)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+                f"<th>Serving now (ground truth), and the team's console</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
                 f"<h2>Scores</h2>{scoreboard_table(board.scores())}"
                 f"<h2>Submissions</h2>{submissions_table([s.row() for s in board.submissions], with_team=True)}")
         return page(f"{board.name}: instructor", body)
+
+    @app.post("/instructor/control")
+    def control():
+        instructor()
+        if not hmac.compare_digest(request.form.get("csrf", ""), csrf()):
+            abort(403)
+        try:
+            said = board.control(request.form.get("team", ""), request.form.get("service", ""), request.form.get("action", ""))
+            return overview(f"<p class='verdict ok' id=control>{e(said)}</p>")
+        except BoardError as exc:
+            return overview(f"<p class='verdict no' id=control>{e(str(exc))}</p>"), 400
 
     @app.get("/instructor/export.csv")
     def export_csv():

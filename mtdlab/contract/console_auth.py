@@ -17,6 +17,7 @@ import threading
 import time
 
 MAX_SKEW_S = 30.0
+CONSOLE_PORT = 7000      # where a controller's console listens, on its lab's management network
 HEADERS = ("X-Mtdlab-Timestamp", "X-Mtdlab-Nonce", "X-Mtdlab-Signature")
 
 

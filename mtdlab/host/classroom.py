@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from mtdlab.contract import flags, keys, labels, passwords
-from mtdlab.contract.classfile import ClassPlan, lab_prefix, load_class
+from mtdlab.classroom.classfile import ClassPlan, lab_prefix, load_class
+from mtdlab.contract.console_auth import CONSOLE_PORT
 from mtdlab.contract.events import read_events
 from mtdlab.contract.view import with_seed
 from mtdlab.experiments import load_scenario
@@ -122,7 +123,9 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
                 "lab": lab.name, "run_dir": str(folder),
                 "proxy_web": f"http://127.0.0.1:{p['web']}/", "live_view": f"http://127.0.0.1:{p['dashboard']}/",
                 "console": f"http://127.0.0.1:{p['console']}", "console_key_file": str(folder / "console.key")}
-        board_lab(plan, base).compose("up", "-d")
+        board = board_lab(plan, base)
+        board.compose("up", "-d")
+        connect_consoles(plan, base, board.container("scoreboard"))
         host = "127.0.0.1" if plan.bind == "0.0.0.0" else plan.bind
         wait_for(HttpStatus(f"http://{host}:{plan.scoreboard_port}/healthz"), BOARD_UP_S)
     except BaseException:
@@ -140,6 +143,22 @@ def board_lab(plan: ClassPlan, base: Path) -> Lab:
     env = {labels.OWNER_PROCESS_ENV: "", "MTDLAB_CLASS_DIR": str(base), "MTDLAB_CLASS_BIND": plan.bind,
            "MTDLAB_SCOREBOARD_PORT": str(plan.scoreboard_port), "MTDLAB_NET_BOARD": plan.board_subnet}
     return Lab(board_name(plan.name), plan.scenario, base, extra_env=env, compose_files=(BOARD_COMPOSE_FILE,))
+
+
+def connect_consoles(plan: ClassPlan, base: Path, scoreboard) -> None:
+    """Put the scoreboard on every team's management network, where that team's console listens,
+    and tell it each console's address (consoles.json): the instructor's page pauses, resumes and
+    forces hops through them, signed with the team's console key."""
+    import docker
+    client = docker.from_env()
+    consoles = {}
+    for team in plan.teams:
+        network = client.networks.get(f"{plan.lab_name(team)}_mgmt")
+        network.connect(scoreboard)
+        controller = Lab(plan.lab_name(team), plan.scenario, base / team).container("controller")
+        ip = controller.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
+        consoles[team] = f"http://{ip}:{CONSOLE_PORT}"
+    (base / "consoles.json").write_text(json.dumps(consoles, indent=2) + "\n")
 
 
 def board_name(class_name: str) -> str:
@@ -195,7 +214,9 @@ def class_status(path: Path) -> list[dict]:
 def class_down(path: Path, say=print) -> list[str]:
     """Remove every lab of the class: the plan's teams and any project with the class's prefix."""
     plan = load_class(path)
-    names = sorted(set(running_labs(plan.name)) | {plan.lab_name(t) for t in plan.teams})
+    # The scoreboard first: it is attached to every team's management network.
+    names = sorted(set(running_labs(plan.name)) | {plan.lab_name(t) for t in plan.teams},
+                   key=lambda n: (n != board_name(plan.name), n))
     removed = []
     for name in names:
         counts = remove_lab(name)

@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if result["ok"] else 1
     if args.command == "console":
         from mtdlab.contract import keys
-        from mtdlab.host.console_client import call
+        from mtdlab.contract.console_client import call
         if args.action == "map":
             method, path, body = "GET", "/map", None
         elif args.action == "hop":

@@ -7,6 +7,7 @@ import socket
 import stat
 import textwrap
 import time
+import urllib.parse
 import urllib.request
 
 import asyncssh
@@ -239,18 +240,32 @@ def test_the_scoreboard_form_takes_a_flag_and_the_scoreboard_shows_it(session, c
     assert not errors, errors
 
 
-def test_the_instructor_pages_need_the_instructors_token(session):
-    _, _, _, roster = session
+def test_the_instructor_pages_need_the_instructors_token_and_force_a_hop(session):
+    _, folder, _, roster = session
     url = roster["instructor"]["overview"]
     with pytest.raises(urllib.error.HTTPError) as denied:
         urllib.request.urlopen(url, timeout=5)
     assert denied.value.code == 401
     import base64
-    auth = base64.b64encode(f"instructor:{roster['instructor']['token']}".encode()).decode()
+    import re
+    auth = {"Authorization": "Basic " + base64.b64encode(f"instructor:{roster['instructor']['token']}".encode()).decode()}
     for path, needle in (("", "Serving now (ground truth)"), ("/export.csv", "wall,team,exercise")):
-        with urllib.request.urlopen(urllib.request.Request(url + path, headers={"Authorization": f"Basic {auth}"}),
-                                    timeout=5) as r:
+        with urllib.request.urlopen(urllib.request.Request(url + path, headers=auth), timeout=5) as r:
             assert needle in r.read().decode()
+    page = urllib.request.urlopen(urllib.request.Request(url, headers=auth), timeout=5).read().decode()
+    csrf = re.search(r"name=csrf value='([0-9a-f]+)'", page).group(1)
+    # Force a hop of blue's ssh (it would not hop for 10 minutes) through blue's console.
+    before = current(folder, "blue", "ssh")["hop"]
+    form = urllib.parse.urlencode({"csrf": csrf, "team": "blue", "service": "ssh", "action": "hop"}).encode()
+    with urllib.request.urlopen(urllib.request.Request(url + "/control", form, headers=auth), timeout=10) as r:
+        assert "blue: ssh hop forced" in r.read().decode()
+    wait_for(Condition(lambda: current(folder, "blue", "ssh")["hop"] > before, "blue's ssh hopped"), 30)
+    assert any(e["event"] == "console.hop" for e in read_events(folder / "blue" / "truth.jsonl"))
+    # Without the page's form field, the same request is refused (a student's page cannot make it).
+    bad = urllib.parse.urlencode({"team": "blue", "service": "ssh", "action": "hop"}).encode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(url + "/control", bad, headers=auth), timeout=10)
+    assert refused.value.code == 403
 
 
 def test_class_down_leaves_nothing(session, client):

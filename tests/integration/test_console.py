@@ -7,7 +7,7 @@ import time
 import pytest
 
 from mtdlab.contract.console_auth import sign
-from mtdlab.host.console_client import call
+from mtdlab.contract.console_client import call
 from mtdlab.contract import keys
 
 from .conftest import events_of

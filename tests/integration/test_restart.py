@@ -7,7 +7,7 @@ import threading
 import time
 
 from mtdlab.contract import keys, labels
-from mtdlab.host.console_client import call
+from mtdlab.contract.console_client import call
 
 from .conftest import events_of
 

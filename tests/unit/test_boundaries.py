@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-PACKAGES = ("contract", "analysis", "experiments", "inlab", "reporting", "live", "host")
+PACKAGES = ("contract", "analysis", "experiments", "inlab", "reporting", "live", "classroom", "host")
 # What each package may import of mtdlab, at module level and inside functions.
 ALLOWED = {
     "contract": {"contract"},
@@ -17,6 +17,7 @@ ALLOWED = {
     "inlab": {"contract", "inlab", "experiments"},
     "reporting": {"contract", "analysis", "experiments", "reporting"},
     "live": {"contract", "analysis", "live"},
+    "classroom": {"contract", "live", "classroom"},
     "host": set(PACKAGES),
 }
 # Experiments import analysis (figures, plots) and in-lab helpers only where used, inside functions.
@@ -27,6 +28,10 @@ IN_LAB_PROGRAMS = ("controller", "attacker", "gateway", "services")
 IN_LAB_ALLOWED = {"contract", "inlab", "experiments"}
 # The dashboard container runs the live view (which reads with the analysis's pure parts).
 DASHBOARD_ALLOWED = {"live"}
+# The exercises' checkers judge with the classroom's rules; the workstation's SSH server checks a
+# password with the contract's hash.
+EXERCISES_ALLOWED = {"classroom", "contract"}
+WORKSTATION_ALLOWED = {"contract"}
 
 
 def mtdlab_imports(path: Path) -> list[tuple[str, bool]]:
@@ -71,8 +76,10 @@ def test_the_lab_programs_import_only_what_runs_in_a_container():
     wrong = [f"{path.relative_to(ROOT)} imports mtdlab.{imported}"
              for d in IN_LAB_PROGRAMS for path in sorted((ROOT / d).rglob("*.py"))
              for imported, _ in mtdlab_imports(path) if imported not in IN_LAB_ALLOWED]
-    wrong += [f"{path.relative_to(ROOT)} imports mtdlab.{imported}" for path in sorted((ROOT / "dashboard").rglob("*.py"))
-              for imported, _ in mtdlab_imports(path) if imported not in DASHBOARD_ALLOWED]
+    for folder, allowed in (("dashboard", DASHBOARD_ALLOWED), ("exercises", EXERCISES_ALLOWED),
+                            ("workstation", WORKSTATION_ALLOWED)):
+        wrong += [f"{path.relative_to(ROOT)} imports mtdlab.{imported}" for path in sorted((ROOT / folder).rglob("*.py"))
+                  for imported, _ in mtdlab_imports(path) if imported not in allowed]
     assert not wrong, wrong
 
 
@@ -98,6 +105,7 @@ import mtdlab.inlab.probes, mtdlab.inlab.container, mtdlab.inlab.launch
 import controller.main, controller.console, attacker.main, attacker.flood, gateway.main, gateway.ctl
 import services.xhop.server
 import dashboard.main, mtdlab.live.server, mtdlab.live.view
+import mtdlab.classroom.server, exercises
 print("ok")
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

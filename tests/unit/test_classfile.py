@@ -1,11 +1,11 @@
-"""Class files (mtdlab.contract.classfile): validated like scenarios, errors at file:line: key,
+"""Class files (mtdlab.classroom.classfile): validated like scenarios, errors at file:line: key,
 and a port plan and seeds that keep teams apart."""
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from mtdlab.contract.classfile import PORT_STRIDE, load_class
+from mtdlab.classroom.classfile import PORT_STRIDE, load_class
 from mtdlab.contract.reader import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[2]

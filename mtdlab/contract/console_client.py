@@ -10,10 +10,11 @@ from mtdlab.contract.console_auth import sign
 
 
 def call(url: str, key: bytes, method: str, path: str, body: dict | None = None,
-         headers: dict | None = None) -> tuple[int, dict]:
-    """(HTTP status, JSON answer). headers replaces the signature headers (for tests of refusals)."""
+         headers: dict | None = None, lab_network: bool = False) -> tuple[int, dict]:
+    """(HTTP status, JSON answer). headers replaces the signature headers (for tests of refusals).
+    lab_network: the caller is a class's scoreboard on the team's management network."""
     data = json.dumps(body).encode() if body is not None else b""
-    if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+    if not lab_network and urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the console client talks to the lab's console on loopback only")
     h = sign(key, method, path, data) if headers is None else headers
     req = urllib.request.Request(url.rstrip("/") + path, data=data if method != "GET" else None, method=method,
