@@ -40,7 +40,7 @@ class KeyedClient(Exercise):
         for service in services:
             # One slot per hop (a start retried within its slot serves the same flag).
             slots = sorted({i.hop: i for i in ctx.truth.of_service(service) if i.flag_id}.values(), key=lambda i: i.started)
-            expected = WINDOW_S / float(ctx.truth.services[service].law.get("slot_s") or 10)
+            expected = WINDOW_S / float(ctx.truth.services[service].law.get("period_s") or 10)   # the slot (as_dict)
             for first in slots:
                 end = first.started + WINDOW_S
                 if end > ctx.now:

@@ -15,13 +15,14 @@ import hmac
 import io
 import json
 import os
+import secrets
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from exercises import EXERCISES
-from mtdlab.classroom.checking import ACCEPTED, NO_TRIES, REPLAYED, Context, Verdict, refuse
+from mtdlab.classroom.checking import ACCEPTED, NO_TRIES, PENDING, REPLAYED, WRONG, Context, Verdict, refuse
 from mtdlab.classroom.truth import TeamTruth
 from mtdlab.contract import flags, keys
 
@@ -54,6 +55,7 @@ class Submission:
     reason: str
     detail: str
     key: str | None
+    ref: str | None = None      # a deferred answer's, shared by its pending row and its result row
 
     def row(self) -> dict:
         return dict(self.__dict__)
@@ -105,8 +107,9 @@ class ClassBoard:
             if len(recent) >= SUBMISSIONS_PER_MINUTE:
                 raise BoardError(f"at most {SUBMISSIONS_PER_MINUTE} submissions a minute per team; wait a little")
             verdict = self.judge(team, chosen, answer, now)
+            ref = secrets.token_hex(8) if verdict.reason == PENDING else None
             self.record(Submission(round(now, 3), team, chosen.name, answer, via, verdict.points, verdict.reason,
-                                   verdict.detail, verdict.key))
+                                   verdict.detail, verdict.key, ref))
         return team, verdict
 
     def judge(self, team: str, exercise, answer: str, now: float) -> Verdict:
@@ -115,6 +118,10 @@ class ClassBoard:
         why_not = exercise.available(self.truths[team])
         if why_not:
             return refuse("not-available", why_not)
+        if exercise.deferred:
+            refused = self.deferred_refusal(team, exercise)
+            if refused:
+                return refused
         ctx = Context(team, now, self.truths[team], {t: tr for t, tr in self.truths.items() if t != team},
                       self.team_keys[team], self.grace_s)
         verdict = exercise.check(answer, ctx)
@@ -127,6 +134,46 @@ class ClassBoard:
         if exercise.max_tries is not None and wrong >= exercise.max_tries:
             return Verdict(0, NO_TRIES, f"{exercise.max_tries} wrong answers for this already", verdict.key)
         return verdict
+
+    def deferred_refusal(self, team: str, exercise) -> Verdict | None:
+        mine = [s for s in self.submissions if s.team == team and s.exercise == exercise.name]
+        if any(s.reason == ACCEPTED for s in mine):
+            return Verdict(0, REPLAYED, "already scored", None)
+        if exercise.max_tries is not None and sum(s.reason == WRONG for s in mine) >= exercise.max_tries:
+            return Verdict(0, NO_TRIES, f"{exercise.max_tries} wrong answers for this already", None)
+        if any(s.ref in self._waiting() for s in mine):
+            return refuse("busy", "a trial of yours is still waiting for the grader; submit again after its result")
+        return None
+
+    def _waiting(self) -> set[str]:
+        done = {s.ref for s in self.submissions if s.ref and s.reason != PENDING}
+        return {s.ref for s in self.submissions if s.reason == PENDING and s.ref not in done}
+
+    # --- deferred answers: the class's grader takes them and brings back the trial's figures ---
+    def pending(self) -> list[dict]:
+        with self.lock:
+            waiting = self._waiting()
+            return [{"ref": s.ref, "team": s.team, "exercise": s.exercise, "answer": s.answer}
+                    for s in self.submissions if s.reason == PENDING and s.ref in waiting]
+
+    def resolve(self, ref: str, figures: dict | None = None, error: str | None = None,
+                now: float | None = None) -> Verdict:
+        with self.lock:
+            row = next((s for s in self.submissions if s.ref == ref and s.reason == PENDING), None)
+            if row is None or ref not in self._waiting():
+                raise BoardError(f"no answer {ref!r} is waiting for a result")
+            exercise = EXERCISES[row.exercise]
+            if error is not None:
+                verdict = refuse("trial-failed", f"the trial could not run ({str(error)[:200]}); submit again")
+            else:
+                try:
+                    verdict = exercise.score(figures or {})
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise BoardError(f"the figures are incomplete: {exc}") from None
+            now = time.time() if now is None else now
+            self.record(Submission(round(now, 3), row.team, row.exercise, row.answer, "grader", verdict.points,
+                                   verdict.reason, verdict.detail, verdict.key, ref))
+            return verdict
 
     def record(self, s: Submission) -> None:
         self.submissions.append(s)
@@ -182,7 +229,7 @@ class ClassBoard:
 
     def export_csv(self) -> str:
         out = io.StringIO()
-        fields = ["wall", "team", "exercise", "points", "reason", "detail", "key", "via", "answer"]
+        fields = ["wall", "team", "exercise", "points", "reason", "detail", "key", "via", "answer", "ref"]
         writer = csv.DictWriter(out, fields)
         writer.writeheader()
         with self.lock:

@@ -15,6 +15,7 @@ ACCEPTED = "accepted"
 # Why a submission scores nothing (the board logs it with the reason):
 WRONG, MALFORMED, FOREIGN, EXPIRED, REPLAYED, UNAVAILABLE, NO_TRIES = (
     "wrong", "malformed", "foreign-team", "expired", "replayed", "not-available", "no-tries-left")
+PENDING = "pending"      # a deferred exercise's answer, waiting for the class's grader
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Exercise:
     title = ""
     answer_format = ""        # shown on the form
     max_tries: int | None = None   # wrong answers allowed per verdict key (a guessable answer needs a bound)
+    deferred = False               # True: check() only validates; the grader's trial decides (score())
 
     def fits(self, scenario) -> bool:
         """Whether a lab of this scenario (mtdlab.contract.scenario.Scenario) can be used for it."""

@@ -172,6 +172,21 @@ def make_app(board: ClassBoard) -> Flask:
         except BoardError as exc:
             return overview(f"<p class='verdict no' id=control>{e(str(exc))}</p>"), 400
 
+    @app.get("/instructor/api/pending")
+    def pending():
+        instructor()
+        return jsonify(board.pending())
+
+    @app.post("/instructor/api/result")
+    def result():
+        instructor()
+        body = request.get_json(silent=True) or {}
+        try:
+            verdict = board.resolve(str(body.get("ref", "")), body.get("figures"), body.get("error"))
+        except BoardError as exc:
+            return jsonify({"error": str(exc)}), 400
+        return jsonify({"points": verdict.points, "reason": verdict.reason, "detail": verdict.detail})
+
     @app.get("/instructor/export.csv")
     def export_csv():
         instructor()

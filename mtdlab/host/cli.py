@@ -83,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live", action="store_true", help="follow the logs as they grow (a run still going)")
     p.add_argument("--port", type=int, default=8090, help="port (default 8090, else a free one)")
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p = sub.add_parser("class", help="a classroom: one lab per team (up, status, down, shell TEAM, submit TEAM)")
-    p.add_argument("action", choices=("up", "status", "down", "shell", "submit"))
+    p = sub.add_parser("class", help="a classroom: one lab per team (up, status, down, shell TEAM, submit TEAM, grade)")
+    p.add_argument("action", choices=("up", "status", "down", "shell", "submit", "grade"))
     p.add_argument("class_file", type=Path)
     p.add_argument("team", nargs="?", help="shell and submit: the team")
     p.add_argument("--out", type=Path, help="the class folder (default runs/class-NAME)")
     p.add_argument("--exercise", help="submit: the exercise (exercises/)")
     p.add_argument("--answer", help="submit: the answer (a flag, ...)")
+    p.add_argument("--once", action="store_true", help="grade: what waits now, then stop")
     p = sub.add_parser("report", help="rebuild summary.json and report.html from a run folder")
     p.add_argument("run_dir", type=Path)
     p = sub.add_parser("compare", help="an HTML page with several runs' figures side by side")
@@ -187,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                 verdict = classroom.submit(args.class_file, args.team, args.exercise, args.answer, args.out)
                 print(json.dumps(verdict))
                 return 0 if verdict.get("reason") == "accepted" else 3
+            elif args.action == "grade":
+                from mtdlab.host.grader import grade
+                print(json.dumps({"graded": grade(args.class_file, args.out, args.once, say)}))
             elif args.action == "status":
                 rows = classroom.class_status(args.class_file)
                 print(json.dumps(rows, indent=2))

@@ -268,6 +268,22 @@ def test_the_instructor_pages_need_the_instructors_token_and_force_a_hop(session
     assert refused.value.code == 403
 
 
+def test_defend_answers_are_judged_by_a_real_trial_run(session):
+    """Two policies, each run by the grader for real against the scripted attacker: one that
+    leaves no residual life after the attacker's delay passes, a slow fixed one does not."""
+    from mtdlab.host.grader import grade
+    path, folder, _, roster = session
+    assert submit(roster, "red", "defend", "{law: uniform, low_s: 6, high_s: 8}")["reason"] == "pending"
+    assert submit(roster, "blue", "defend", "{law: fixed, period_s: 300}")["reason"] == "pending"
+    said = []
+    assert grade(path, folder, once=True, say=said.append) == 2
+    results = {r["team"]: r for r in json.loads(urllib.request.urlopen(roster["scoreboard"] + "scores.json").read())["teams"]}
+    assert results["red"]["exercises"]["defend"] == 40, said
+    assert results["blue"]["exercises"]["defend"] == 0, said
+    assert any("blue, defend: wrong" in m and "act-after-delay success" in m for m in said), said
+    assert list((folder / "red").glob("defend-*/run/report.html"))
+
+
 def test_class_down_leaves_nothing(session, client):
     path, _, _, _ = session
     removed = classroom.class_down(path, say=lambda m: None)

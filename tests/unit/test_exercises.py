@@ -15,7 +15,7 @@ SERVICES = {
     "web": {"kind": "web", "law": {"law": "uniform", "low_s": 30, "high_s": 90}, "mean_interval_s": 60.0,
             "banner": "random-random"},
     "ssh": {"kind": "ssh", "law": {"law": "exponential", "mean_s": 60}, "mean_interval_s": 60.0, "banner": "static"},
-    "portal": {"kind": "web", "law": {"law": "keyed", "slot_s": 10, "grace_s": 2, "lead_s": 1},
+    "portal": {"kind": "web", "law": {"law": "keyed", "period_s": 10, "grace_s": 2, "lead_s": 1},
                "mean_interval_s": 10.0, "banner": "static"},
 }
 GRACE = 30.0
@@ -187,3 +187,46 @@ def test_scores_rank_teams_and_exports_carry_every_submission(board):
     csv_text = board.export_csv()
     assert csv_text.count("\n") == 3 and "'=HYPERLINK" in csv_text     # a formula stays text
     assert len(json.loads(board.export_json())["submissions"]) == 2
+
+
+# --- defend: judged later, by the grader's trial run ---
+
+GOOD_TRIAL = {"act_success_rate": 0.1, "hops": 14, "duration_s": 120.0, "legit_requests": 1200, "legit_failures": 0}
+
+
+def test_defend_queues_a_valid_policy_and_refuses_a_malformed_one(board):
+    queued = submit(board, "red", "defend", "{law: uniform, low_s: 6, high_s: 8}", at=10)
+    assert queued.reason == "pending" and queued.points == 0
+    assert [j["team"] for j in board.pending()] == ["red"]
+    assert submit(board, "red", "defend", "{law: fixed, period_s: 30}", at=11).reason == "busy"   # one at a time
+    assert submit(board, "blue", "defend", "{law: sometimes}", at=12).reason == "malformed"
+    assert submit(board, "blue", "defend", "{law: keyed, slot_s: 10, grace_s: 2, lead_s: 1}", at=13).reason == "malformed"
+    trial = EXERCISES["defend"].trial("{law: uniform, low_s: 6, high_s: 8}", seed=5)
+    assert "low_s: 6" in trial and "act_delay_s: 10" in trial
+
+
+def test_defend_scores_the_trials_figures(board):
+    submit(board, "red", "defend", "{law: uniform, low_s: 6, high_s: 8}", at=10)
+    ref = board.pending()[0]["ref"]
+    assert board.resolve(ref, GOOD_TRIAL).accepted
+    assert board.pending() == [] and board.scores()["teams"][0]["exercises"]["defend"] == 40
+    assert submit(board, "red", "defend", "{law: fixed, period_s: 30}", at=300).reason == "replayed"
+    with pytest.raises(BoardError, match="waiting"):
+        board.resolve(ref, GOOD_TRIAL)                # a result is taken once
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"act_success_rate": 0.9}, "act-after-delay success 90%"),
+    ({"legit_failures": 3}, "3 of 1200 legitimate requests failed"),
+    ({"hops": 40}, "20.0 hops a minute"),
+])
+def test_defend_fails_a_policy_that_misses_any_target(board, change, why):
+    submit(board, "blue", "defend", "{law: fixed, period_s: 100}", at=10)
+    verdict = board.resolve(board.pending()[0]["ref"], {**GOOD_TRIAL, **change})
+    assert verdict.reason == "wrong" and verdict.points == 0 and why in verdict.detail
+
+
+def test_defend_a_trial_that_could_not_run_costs_no_try(board):
+    submit(board, "blue", "defend", "{law: fixed, period_s: 100}", at=10)
+    assert board.resolve(board.pending()[0]["ref"], error="LabError: port taken").reason == "trial-failed"
+    assert submit(board, "blue", "defend", "{law: fixed, period_s: 100}", at=20).reason == "pending"
