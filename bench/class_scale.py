@@ -1,10 +1,10 @@
 """make bench-class: how many team labs this machine holds side by side (bench/results/class_scale.json).
 
 For each pace (the demo's scenario, hops every 5-15 s; and bench/scenarios/demo-30s.yaml, the same
-lab hopping every 30 s as in seed 003) and each N (default 1, 2, 3, 5, 10, 20, stopping at the first
-that cannot start): `mtdlab class up` of N teams (each with its workstation; one scoreboard), a
-settling minute, then a measured window: every class
-running container's CPU (cgroup time over the window, in cores) and memory at its end, hops and hop
+lab hopping every 30 s as in seed 003) and each N (default 1, 2, 3, 5, 10, 20, stopping after the
+first that does not hold or cannot start; --past-first-miss goes on): `mtdlab class up` of N teams
+(each with its workstation; one scoreboard), a settling minute, then a measured window: every
+class running container's CPU (cgroup time over the window, in cores) and memory at its end, hops and hop
 latency (decided -> users on the new port, `new_port_live`, p50/p95 over every team), the whole
 machine's busy CPU share (dockerd's container starts are in no container's cgroup), and the
 demo's legitimate users' requests and failures in every team. Then `class down`. A step that
@@ -86,7 +86,7 @@ def step(n: int, scenario: Path, window: float, tmp: Path, say) -> dict:
         memory = memory_mib(containers)
         status = classroom.class_status(path)
         live, requests = [], []
-        for team in (folder / t for t in sorted(p.name for p in folder.iterdir() if p.is_dir())):
+        for team in (folder / t for t in json.loads((folder / "class.json").read_text())["teams"]):
             events = list(read_events(team / "truth.jsonl"))
             # Whole hops decided inside the window (a team's own: teams share service names).
             inside = {(e["service"], e["hop"]) for e in events if e["event"] == "hop.decided" and e["wall"] >= start_wall}
@@ -132,10 +132,16 @@ def main() -> int:
     ap.add_argument("--scenarios", default="scenarios/demo.yaml,bench/scenarios/demo-30s.yaml",
                     help="the paces to try, comma-separated scenario files (default: demo, demo at 30 s)")
     ap.add_argument("--window", type=float, default=120.0, help="measured seconds per N (default 120)")
+    ap.add_argument("--past-first-miss", action="store_true",
+                    help="go on growing N after a step that did not hold (default: stop there)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "class_scale.json")
     args = ap.parse_args()
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    paces = []
+    # The file keeps every pace measured; a run replaces the paces it measures, step by step, so
+    # an interrupted run keeps what it measured.
+    result = json.loads(args.out.read_text()) if args.out.exists() else {}
+    result.update({"settle_s": SETTLE_S, "window_s": args.window, "held_means": HELD})
+    paces = {p["scenario"]: p for p in result.get("paces", [])}
     with tempfile.TemporaryDirectory(prefix="mtdlab-bench-class-") as tmp:
         for scenario in args.scenarios.split(","):
             steps = []
@@ -143,13 +149,13 @@ def main() -> int:
                 say(f"bench-class: {scenario}, {n} team(s)")
                 steps.append(step(n, (ROOT / scenario).resolve(), args.window, Path(tmp), say))
                 say(f"bench-class: {json.dumps(steps[-1])}")
-                if "error" in steps[-1]:
+                paces[scenario] = {"scenario": scenario, "steps": steps,
+                                   "largest_held": max([s["teams"] for s in steps if s.get("held")], default=0)}
+                result["paces"] = list(paces.values())
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(result, indent=2) + "\n")
+                if "error" in steps[-1] or not (steps[-1].get("held") or args.past_first_miss):
                     break
-            paces.append({"scenario": scenario, "steps": steps,
-                          "largest_held": max([s["teams"] for s in steps if s.get("held")], default=0)})
-    result = {"settle_s": SETTLE_S, "window_s": args.window, "held_means": HELD, "paces": paces}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 

@@ -69,6 +69,7 @@ class ClassBoard:
         self.teams: list[str] = meta["teams"]
         self.exercises = [EXERCISES[name] for name in meta["exercises"]]
         self.grace_s = float(meta.get("grace_s", DEFAULT_GRACE_S))
+        self.live_views: dict[str, str] = meta.get("live_views", {})
         secret = keys.from_file(keys.CLASS, self.folder / keys.CLASS.file)
         self.team_keys = {t: flags.team_key(secret, t) for t in self.teams}
         hashes = json.loads((self.folder / "board.json").read_text())

@@ -152,7 +152,9 @@ def make_app(board: ClassBoard) -> Flask:
             hops = sum(1 for i in truth.instances.values() if i.hop >= 1)
             last = max((i.started for i in truth.instances.values()), default=None)
             serving = "".join(f"<div>{e(s)} on {live[s].port} (hop {live[s].hop}) {controls(team, s)}</div>" for s in sorted(live))
-            rows.append(f"<tr><td>{e(team)}</td><td class=num>{hops}</td><td>{clock(last)}</td><td>{serving}</td></tr>")
+            view = board.live_views.get(team)
+            link = f" <a href='{e(view)}'>live view</a>" if view else ""
+            rows.append(f"<tr><td>{e(team)}{link}</td><td class=num>{hops}</td><td>{clock(last)}</td><td>{serving}</td></tr>")
         body = (f"<h1>Class {e(board.name)}: instructor</h1>{message}<p><a href='/instructor/export.csv'>submissions (CSV)</a> "
                 f"<a href='/instructor/export.json'>scores and submissions (JSON)</a></p>"
                 f"<h2>Labs</h2><table><thead><tr><th>Team</th><th>Instances since start</th><th>Last start</th>"

@@ -90,7 +90,9 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
                                         "instructor": token_hash(instructor_token)})
     (base / "class.json").write_text(json.dumps({
         "class": plan.name, "teams": list(plan.teams), "exercises": exercise_names, "grace_s": plan.flag_grace_s,
-        "scenario": scenario.name}, indent=2) + "\n")
+        "scenario": scenario.name,
+        # The instructor's overview links each team's live view (on the instructor's loopback).
+        "live_views": {t: f"http://127.0.0.1:{plan.ports(t)['dashboard']}/" for t in plan.teams}}, indent=2) + "\n")
     (base / "board").mkdir()
     scoreboard = f"http://{plan.bind}:{plan.scoreboard_port}/"
     roster = {"class": plan.name, "scenario": str(plan.scenario), "bind": plan.bind, "scoreboard": scoreboard,
