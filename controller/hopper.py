@@ -250,13 +250,13 @@ class Hopper:
             self.stop.wait(max(0.0, when - time.time()))
 
     def _start(self, hop: int, port: int, fixed: bool = False) -> Placement:
+        served = self.instances.flag(self.service.name, hop)    # a class lab's: the same for every attempt
         for attempt in range(1, START_ATTEMPTS + 1):
             container = None
             banner = self.banners.next()
             try:
                 container = self.instances.start(self.service.name, self.service.kind, port, hop,
-                                                 banner[0] if banner else None)
-                served = self.instances.flag(self.service.name, hop)
+                                                 banner[0] if banner else None, flag=served)
                 self.truth.write("hop.instance_started", service=self.service.name, hop=hop, port=port,
                                  container=container.id, attempt=attempt, banner=banner[0] if banner else None,
                                  banner_product=banner[1] if banner else None,

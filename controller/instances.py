@@ -40,11 +40,11 @@ class Instances:
         key_hex = os.environ.get(keys.FLAG.env)
         return flags.flag(keys.parse(keys.FLAG, key_hex, keys.FLAG.env), service, hop) if key_hex else None
 
-    def start(self, service: str, kind: str, port: int, hop: int, banner: str | None = None):
+    def start(self, service: str, kind: str, port: int, hop: int, banner: str | None = None, flag: str | None = None):
         name = f"{self.lab}-{service}-h{hop}-{secrets.token_hex(3)}"
         env = {"MTDLAB_SERVICE": service, "MTDLAB_INSTANCE": name, "MTDLAB_PORT": str(port)}
-        if flag := self.flag(service, hop):
-            env["MTDLAB_FLAG"] = flag    # this instance's only: never the key
+        if flag:
+            env["MTDLAB_FLAG"] = flag    # this instance's only (Instances.flag): never the key
         if self.bind:
             env["MTDLAB_BIND"] = self.bind
         if banner:

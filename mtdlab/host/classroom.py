@@ -57,6 +57,13 @@ def team_lab(plan: ClassPlan, team: str, folder: Path, class_secret: bytes, scen
     return lab, password
 
 
+def lab_services_but(left_out: str) -> tuple[str, ...]:
+    """Every service a team's lab's compose files define, but one."""
+    import yaml
+    names = {n for f in (COMPOSE_FILE, CLASS_COMPOSE_FILE) for n in yaml.safe_load(f.read_text())["services"]}
+    return tuple(sorted(names - {left_out}))
+
+
 def chosen_exercises(plan: ClassPlan, scenario) -> list[str]:
     """The class's exercises: those it names (each must fit its scenario), or every one that fits."""
     from exercises import EXERCISES
@@ -98,8 +105,7 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
     roster = {"class": plan.name, "scenario": str(plan.scenario), "bind": plan.bind, "scoreboard": scoreboard,
               "instructor": {"overview": scoreboard + "instructor", "user": "instructor", "token": instructor_token},
               "teams": {}}
-    services = tuple(s for s in ("target", "proxy", "fence", "controller", "attacker", "dashboard", "users",
-                                 "workstation", "door") if plan.scripted_attacker or s != "attacker")
+    services = () if plan.scripted_attacker else lab_services_but("attacker")   # () : every service
     try:
         for i, team in enumerate(plan.teams, 1):
             folder = base / team

@@ -53,7 +53,7 @@ class FakeInstances:
     def flag(self, service, hop):
         return None          # not a class lab
 
-    def start(self, service, kind, port, hop, banner=None):
+    def start(self, service, kind, port, hop, banner=None, flag=None):
         c = FakeContainer(f"{service}-{hop}-{len(self.started)}")
         self.started.append(c)
         return c
