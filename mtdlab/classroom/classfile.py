@@ -1,16 +1,17 @@
 """A class file (`classes/*.yaml`): the teams of a classroom session and the lab each one gets.
 
 Validated once, like a scenario (file:line: key: what was expected), into a ClassPlan. The
-scenario it names is validated too, before anything starts. Each team's lab runs that
-scenario with a seed of its own (drawn from the class seed and the team's name), so no team
-can copy another's schedule, and publishes its ports from the class's port plan.
+scenarios it names are validated too, before anything starts. Each team's lab runs the
+class's scenario, or the one the team's entry names, with a seed of its own (drawn from the
+class seed and the team's name), so no team can copy another's schedule, and publishes its
+ports from the class's port plan.
 """
 from __future__ import annotations
 
 import hashlib
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -36,7 +37,7 @@ DEFAULT_SUBNETS = "10.213.0.0/16"
 class ClassPlan:
     name: str
     file: Path
-    scenario: Path          # resolved against the class file's folder
+    scenario: Path | None   # every team's, unless its entry names its own; resolved against the class file's folder
     teams: tuple[str, ...]
     seed: int
     bind: str               # where students connect from; 127.0.0.1 unless the instructor opens it
@@ -45,6 +46,15 @@ class ClassPlan:
     exercises: tuple[str, ...] = ()     # exercises/ by name; empty: every one the scenario allows
     flag_grace_s: float = 30.0
     scripted_attacker: bool = True      # the lab's own nmap attacker beside the students
+    own_scenarios: dict[str, Path] = field(default_factory=dict)   # team -> the scenario its entry names
+
+    def scenario_of(self, team: str) -> Path:
+        return self.own_scenarios.get(team) or self.scenario
+
+    @property
+    def scenarios(self) -> list[Path]:
+        """Every scenario the class's labs run, once each, in team order."""
+        return list(dict.fromkeys(self.scenario_of(t) for t in self.teams))
 
     @property
     def board_subnet(self) -> str:
@@ -96,11 +106,10 @@ def load_class(path: str | Path) -> ClassPlan:
     if not CLASS_NAME.fullmatch(name):
         root.fail(root.node_of("name"), "name", f"expected a name of lowercase letters, digits and '-' (at most 16), got {name!r}")
     root.scalar("description", (str,), "expected text")
-    scenario_text = root.scalar("scenario", (str,), "expected the path of a scenario file", required=True)
-    scenario = (path.parent / scenario_text).resolve()
-    if not scenario.is_file():
-        root.fail(root.node_of("scenario"), "scenario", f"expected a scenario file; {scenario} is not one")
-    teams = _teams(root)
+    scenario = _scenario_path(root, path, "scenario")
+    teams, own_scenarios = _teams(root, path)
+    if scenario is None and len(own_scenarios) < len(teams):
+        root.fail(root.node, "scenario", "missing; required unless every team in `teams` names its own scenario")
     seed = root.bounded("seed", "seed", required=True)
     bind = root.scalar("bind", (str,), "expected an IPv4 address to publish the labs on", default="127.0.0.1")
     if not re.fullmatch(r"(\d{1,3})(\.\d{1,3}){3}", bind) or any(int(x) > 255 for x in bind.split(".")):
@@ -124,7 +133,19 @@ def load_class(path: str | Path) -> ClassPlan:
     if top > 65535:
         root.fail(root.node_of("port_base") or root.node, "port_base",
                   f"expected room for {len(teams)} teams x {PORT_STRIDE} ports below 65536; the last would be {top}")
-    return ClassPlan(name, path, scenario, teams, seed, bind, port_base, subnets, exercises, grace, attacker)
+    return ClassPlan(name, path, scenario, teams, seed, bind, port_base, subnets, exercises, grace, attacker, own_scenarios)
+
+
+def _scenario_path(reader: Reader, class_file: Path, key: str) -> Path | None:
+    """A scenario file named relative to the class file's folder (checked to exist here; its
+    content is validated by class up before anything starts)."""
+    text = reader.scalar("scenario", (str,), "expected the path of a scenario file")
+    if text is None:
+        return None
+    scenario = (class_file.parent / text).resolve()
+    if not scenario.is_file():
+        reader.fail(reader.node_of("scenario"), key, f"expected a scenario file; {scenario} is not one")
+    return scenario
 
 
 def _exercises(root: Reader) -> tuple[str, ...]:
@@ -145,21 +166,32 @@ def _exercises(root: Reader) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _teams(root: Reader) -> tuple[str, ...]:
-    """`teams: 3` (named team-1 ... team-3) or `teams: [red, blue]`."""
+def _teams(root: Reader, class_file: Path) -> tuple[tuple[str, ...], dict[str, Path]]:
+    """`teams: 3` (named team-1 ... team-3) or a list of names, where an entry may give its team a
+    scenario of its own: `teams: [red, {name: blue, scenario: ../scenarios/sapp.yaml}]`."""
     node = root.node_of("teams")
     limit = LIMITS["class.teams"]
     if isinstance(node, yaml.SequenceNode):
-        names = []
+        names, own = [], {}
         for item in node.value:
-            value = getattr(item, "value", None)
+            scenario = None
+            if isinstance(item, yaml.MappingNode):
+                entry = Reader(item, "teams", root.file)
+                entry.only("name", "scenario")
+                value = entry.scalar("name", (str,), "expected a team name", required=True)
+                item = entry.node_of("name")
+                scenario = _scenario_path(entry, class_file, "teams.scenario")
+            else:
+                value = getattr(item, "value", None)
             if not isinstance(value, str) or not TEAM_NAME.fullmatch(value):
                 root.fail(item, "teams", f"expected team names of lowercase letters, digits and '-' (at most 16), got {value!r}")
             if value in names:
                 root.fail(item, "teams", f"team {value!r} is named twice")
             names.append(value)
+            if scenario:
+                own[value] = scenario
         if problem := limit.check(len(names)):
             root.fail(node, "teams", problem)
-        return tuple(names)
+        return tuple(names), own
     count = root.bounded("teams", "class.teams", required=True)
-    return tuple(f"team-{i}" for i in range(1, count + 1))
+    return tuple(f"team-{i}" for i in range(1, count + 1)), {}

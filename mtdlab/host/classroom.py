@@ -64,29 +64,40 @@ def lab_services_but(left_out: str) -> tuple[str, ...]:
     return tuple(sorted(names - {left_out}))
 
 
-def chosen_exercises(plan: ClassPlan, scenario) -> list[str]:
-    """The class's exercises: those it names (each must fit its scenario), or every one that fits."""
+def chosen_exercises(plan: ClassPlan, scenarios: dict) -> list[str]:
+    """The class's exercises: those it names, or every one that fits. With one scenario per team,
+    an exercise needs to fit one team's lab; the teams whose lab it does not fit are told so when
+    they submit (Exercise.available)."""
     from exercises import EXERCISES
+    fits = {name: any(x.fits(s) for s in scenarios.values()) for name, x in EXERCISES.items()}
     if not plan.exercises:
-        return [name for name, x in EXERCISES.items() if x.fits(scenario)]
-    unfit = [name for name in plan.exercises if not EXERCISES[name].fits(scenario)]
+        return [name for name in EXERCISES if fits[name]]
+    unfit = [name for name in plan.exercises if not fits[name]]
     if unfit:
+        names = ", ".join(sorted({s.name for s in scenarios.values()}))
         raise LabError(f"{plan.file}: exercises: {', '.join(unfit)} cannot be done in a lab of scenario "
-                       f"{scenario.name} (see exercises/*/instructor.md for what each needs)")
+                       f"{names} (see exercises/*/instructor.md for what each needs)")
     return list(plan.exercises)
+
+
+def load_scenarios(plan: ClassPlan) -> dict:
+    """Every team's scenario, validated before anything starts (a bad one names its file:line)."""
+    loaded = {path: load_scenario(path) for path in plan.scenarios}
+    return {team: loaded[plan.scenario_of(team)] for team in plan.teams}
 
 
 def class_up(path: Path, out: Path | None = None, say=print) -> Path:
     plan = load_class(path)
-    scenario = load_scenario(plan.scenario)          # validated before anything starts
-    exercise_names = chosen_exercises(plan, scenario)
+    scenarios = load_scenarios(plan)
+    exercise_names = chosen_exercises(plan, scenarios)
     if running_labs(plan.name):
         raise LabError(f"class {plan.name} is already up; `mtdlab class down {path}` first")
     base = run_dir(plan, out).resolve()
     if base.exists() and any(base.iterdir()):
         raise LabError(f"{base} is not empty; a class folder holds one session (move it away, or --out elsewhere)")
     base.mkdir(parents=True, exist_ok=True)
-    say(f"class {plan.name}: {len(plan.teams)} team lab(s) of scenario {scenario.name}; exercises {', '.join(exercise_names)}")
+    say(f"class {plan.name}: {len(plan.teams)} team lab(s) of scenario {', '.join(sorted({s.name for s in scenarios.values()}))}; "
+        f"exercises {', '.join(exercise_names)}")
     say(f"port plan: scoreboard {plan.bind}:{plan.scoreboard_port}; " + "; ".join(
         f"{t} workstation ssh {plan.bind}:{p['workstation']}" for t in plan.teams for p in [plan.ports(t)]))
     secret = keys.new()
@@ -97,18 +108,18 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
                                         "instructor": token_hash(instructor_token)})
     (base / "class.json").write_text(json.dumps({
         "class": plan.name, "teams": list(plan.teams), "exercises": exercise_names, "grace_s": plan.flag_grace_s,
-        "scenario": scenario.name,
+        "scenarios": {t: s.name for t, s in scenarios.items()},
         # The instructor's overview links each team's live view (on the instructor's loopback).
         "live_views": {t: f"http://127.0.0.1:{plan.ports(t)['dashboard']}/" for t in plan.teams}}, indent=2) + "\n")
     (base / "board").mkdir()
     scoreboard = f"http://{plan.bind}:{plan.scoreboard_port}/"
-    roster = {"class": plan.name, "scenario": str(plan.scenario), "bind": plan.bind, "scoreboard": scoreboard,
+    roster = {"class": plan.name, "bind": plan.bind, "scoreboard": scoreboard,
               "instructor": {"overview": scoreboard + "instructor", "user": "instructor", "token": instructor_token},
               "teams": {}}
     services = () if plan.scripted_attacker else lab_services_but("attacker")   # () : every service
     try:
         for i, team in enumerate(plan.teams, 1):
-            folder = base / team
+            scenario, folder = scenarios[team], base / team
             (folder / "scenario").mkdir(parents=True, exist_ok=True)
             (folder / "scenario" / "scenario.yaml").write_text(
                 with_seed(scenario.source, plan.team_seed(team), f"team {team} of class {plan.name}: its own seed"))
@@ -123,7 +134,7 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
                 # For the team:
                 "workstation": {"ssh": f"ssh -p {p['workstation']} student@{plan.bind}", "user": "student",
                                 "password": password},
-                "token": tokens[team],
+                "token": tokens[team], "scenario": str(plan.scenario_of(team)),
                 "redis_password": lab.redis_password,
                 **{kind.file.removesuffix(".key") + "_key": lab.extra_env[kind.env]
                    for kind in scenario_keys(scenario)},
@@ -150,7 +161,7 @@ def board_lab(plan: ClassPlan, base: Path) -> Lab:
     """The class's scoreboard, as a compose project of its own (compose.board.yaml)."""
     env = {labels.OWNER_PROCESS_ENV: "", "MTDLAB_CLASS_DIR": str(base), "MTDLAB_CLASS_BIND": plan.bind,
            "MTDLAB_SCOREBOARD_PORT": str(plan.scoreboard_port), "MTDLAB_NET_BOARD": plan.board_subnet}
-    return Lab(board_name(plan.name), plan.scenario, base, extra_env=env, compose_files=(BOARD_COMPOSE_FILE,))
+    return Lab(board_name(plan.name), plan.scenarios[0], base, extra_env=env, compose_files=(BOARD_COMPOSE_FILE,))
 
 
 def connect_consoles(plan: ClassPlan, base: Path, scoreboard) -> None:
@@ -163,7 +174,7 @@ def connect_consoles(plan: ClassPlan, base: Path, scoreboard) -> None:
     for team in plan.teams:
         network = client.networks.get(f"{plan.lab_name(team)}_mgmt")
         network.connect(scoreboard)
-        controller = Lab(plan.lab_name(team), plan.scenario, base / team).container("controller")
+        controller = Lab(plan.lab_name(team), plan.scenario_of(team), base / team).container("controller")
         ip = controller.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
         consoles[team] = f"http://{ip}:{CONSOLE_PORT}"
     (base / "consoles.json").write_text(json.dumps(consoles, indent=2) + "\n")

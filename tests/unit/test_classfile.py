@@ -58,6 +58,11 @@ def test_port_plan_and_seeds_keep_teams_apart(tmp_path):
     ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nport_base: 1024\n", ":5: port_base: expected a port above 1024"),
     ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nscripted_attacker: maybe\n", ":5: scripted_attacker: expected true or false"),
     ("name: c\nscenario: s.yaml\nteams: 2\nseed: 1\nwhatever: 1\n", ":5: whatever: unknown key"),
+    ("name: c\nteams: [red, {name: blue, scenario: s.yaml}]\nseed: 1\n", "1: scenario: missing; required unless every team"),
+    ("name: c\nteams: [{name: blue, scenario: none.yaml}]\nseed: 1\n", ":2: teams.scenario: expected a scenario file"),
+    ("name: c\nteams: [{name: blue, colour: red}]\nseed: 1\n", ":2: teams.colour: unknown key"),
+    ("name: c\nscenario: s.yaml\nteams: [{scenario: s.yaml}]\nseed: 1\n", ":3: teams.name: missing"),
+    ("name: c\nscenario: s.yaml\nteams: [{name: Blue}]\nseed: 1\n", ":3: teams: expected team names"),
 ])
 def test_bad_class_files_say_where_and_what(tmp_path, text, where):
     path = write(tmp_path, text)
@@ -77,3 +82,32 @@ def test_each_team_gets_its_own_subnets_and_the_scoreboard_one_after(tmp_path):
     assert len(nets) == 30 * 5 + 1 and all(n.subnet_of(plan.subnets) for n in nets)
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
     assert plan.scoreboard_port == plan.port_base - 1
+
+
+def test_a_team_may_run_a_scenario_of_its_own(tmp_path):
+    (tmp_path / "sapp.yaml").write_text((ROOT / "scenarios" / "sapp.yaml").read_text())
+    plan = load_class(write(tmp_path, """
+        name: c
+        scenario: s.yaml
+        teams: [red, {name: blue, scenario: sapp.yaml}, green]
+        seed: 1
+    """))
+    assert plan.teams == ("red", "blue", "green")
+    assert plan.scenario_of("red") == plan.scenario_of("green") == tmp_path / "s.yaml"
+    assert plan.scenario_of("blue") == tmp_path / "sapp.yaml"
+    assert plan.scenarios == [tmp_path / "s.yaml", tmp_path / "sapp.yaml"]
+
+
+def test_exercises_of_a_mixed_class_fit_some_team(tmp_path):
+    """Unnamed: every exercise some team's lab allows; named: each must fit some team's lab."""
+    from mtdlab.experiments import load_scenario
+    from mtdlab.host.classroom import chosen_exercises
+    from mtdlab.host.lab import LabError
+    plan = load_class(write(tmp_path, "name: c\nscenario: s.yaml\nteams: [red, blue]\nseed: 1\n"))
+    demo, sapp = load_scenario(ROOT / "scenarios" / "demo.yaml"), load_scenario(ROOT / "scenarios" / "sapp.yaml")
+    assert "gateway" not in chosen_exercises(plan, {"red": demo, "blue": demo})
+    assert "gateway" in chosen_exercises(plan, {"red": demo, "blue": sapp})
+    named = load_class(write(tmp_path, "name: c\nscenario: s.yaml\nteams: [red, blue]\nseed: 1\nexercises: [gateway]\n"))
+    assert chosen_exercises(named, {"red": demo, "blue": sapp}) == ["gateway"]
+    with pytest.raises(LabError, match="exercises: gateway cannot be done"):
+        chosen_exercises(named, {"red": demo, "blue": demo})
