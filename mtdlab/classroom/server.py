@@ -10,25 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
-import logging
 import sys
 import time
 from pathlib import Path
 
-from flask import Flask, Response, abort, jsonify, request, send_from_directory
+from flask import Flask, Response, abort, jsonify, request
 from werkzeug.serving import make_server
 
 from mtdlab.classroom.board import BoardError, ClassBoard
+from mtdlab.live.pages import serve_page_files, strict_app
 
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 MAX_BODY = 64 * 1024
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+CONTENT_SECURITY_POLICY = ("default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+                           "form-action 'self'; frame-ancestors 'none'")
 e = html.escape
 
 
@@ -66,14 +61,9 @@ def submissions_table(rows: list[dict], with_team: bool = False) -> str:
 
 
 def make_app(board: ClassBoard) -> Flask:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = Flask("mtdlab.classroom", static_folder=None)
+    app = strict_app("mtdlab.classroom", CONTENT_SECURITY_POLICY)
+    serve_page_files(app, PAGE_DIR, ("board.js", "board.css"))
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-
-    @app.after_request
-    def headers(resp):
-        resp.headers.update(SECURITY_HEADERS)
-        return resp
 
     @app.get("/")
     def index():
@@ -82,12 +72,6 @@ def make_app(board: ClassBoard) -> Flask:
     @app.get("/scores.json")
     def scores():
         return jsonify(board.scores())
-
-    @app.get("/page/<name>")
-    def page_file(name):
-        if name not in ("board.js", "board.css"):
-            abort(404)
-        return send_from_directory(PAGE_DIR, name)
 
     @app.get("/healthz")
     def healthz():

@@ -8,15 +8,15 @@ files are in dashboard/page/ (no CDN, no external font: it works offline).
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from pathlib import Path
 
-from flask import Flask, Response, abort, send_from_directory
+from flask import Flask, Response, send_from_directory
 from werkzeug.serving import make_server
 
 from mtdlab.live.metrics import exposition, registry_for
+from mtdlab.live.pages import serve_page_files, strict_app
 
 PAGE_DIR = Path(__file__).resolve().parents[2] / "dashboard" / "page"   # the repository's or the image's
 PUSH_MIN_S = 0.1
@@ -24,36 +24,20 @@ PUSH_MAX_S = 1.0
 MAX_STREAMS = 16     # pages open at once (each holds a thread)
 STREAM_MAX_S = 6 * 3600   # a page reconnects on its own after this (EventSource retries)
 
-SECURITY_HEADERS = {
-    # Everything the page needs comes from here; no inline script, no other origin.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "connect-src 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+# Everything the page needs comes from here; no inline script, no other origin.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                           "connect-src 'self'; frame-ancestors 'none'")
 
 
 def make_app(feed) -> Flask:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)   # no line per request: the page streams all day
-    app = Flask("mtdlab.live", static_folder=None)
+    app = strict_app("mtdlab.live", CONTENT_SECURITY_POLICY)
+    serve_page_files(app, PAGE_DIR, ("live.js", "live.css"))
     registry = registry_for(feed)
     streams = threading.BoundedSemaphore(MAX_STREAMS)
-
-    @app.after_request
-    def headers(resp):
-        resp.headers.update(SECURITY_HEADERS)
-        return resp
 
     @app.get("/")
     def index():
         return send_from_directory(PAGE_DIR, "index.html")
-
-    @app.get("/page/<name>")
-    def page_file(name):
-        if name not in ("live.js", "live.css"):
-            abort(404)
-        return send_from_directory(PAGE_DIR, name)
 
     @app.get("/favicon.ico")
     def favicon():
