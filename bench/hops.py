@@ -2,7 +2,8 @@
 
 Two real labs, one after the other:
   1. three services hopping every 1-2 s until each has hopped --hops times: the latency of
-     each hop phase from the truth log (median and p95);
+     each hop phase from the truth log (median and p95), and how close each hop's switch (its
+     old port closing) came to its scheduled moment;
   2. the same web service, static: request latency through the proxy and directly to the
      instance, interleaved from inside the lab network, a new connection each.
 Writes JSON (default bench/results/hops.json) and prints it.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mtdlab.analysis.hoplatency import phase_summary  # noqa: E402
+from mtdlab.analysis.hoplatency import phase_summary, schedule_summary  # noqa: E402
 from mtdlab.host.lab import Lab  # noqa: E402
 from mtdlab.contract.stats import percentile, summary  # noqa: E402
 
@@ -76,6 +77,7 @@ def main() -> int:
             lab.wait_for(enough, "enough hops", timeout=args.hops * 6 + 60, interval=5)
             lab.compose("stop", "-t", "60", "controller")
             result["hop_latency_s"] = phase_summary(lab.events())
+            result["schedule_error_s"] = schedule_summary(lab.events())
         finally:
             lab.down()
 

@@ -1,7 +1,8 @@
 """One service's life: placed, then hopped make-before-break on its schedule until stopped.
 
 A hop, in the order the truth log records it:
-  hop.decided          the schedule says move; the new port is drawn
+  hop.decided          the hop begins, ahead of its scheduled moment (due_wall) by what this
+                       service's recent hops took (controller/ahead.py); the new port is drawn
   hop.instance_started a fresh container is started on the new port (it may accept from now)
   hop.start_failed     (if the start fails: port taken, crash, never ready) it is removed and
                        another port is tried
@@ -11,8 +12,13 @@ A hop, in the order the truth log records it:
   hop.drained          every nginx worker of the old configuration has exited
                        (SAPP: no connection to the old port is left)
                        (hop.drain_timeout if they outlived the bound; the hop goes on)
-  hop.old_stopping / hop.old_stopped   the old instance is stopped and removed
+  hop.old_stopping     timed so that the old instance is gone at the hop's moment
+  hop.old_exited       the old instance has exited: its port is closed (late_s: after the moment)
+  hop.old_stopped      ... and removed
   hop.done
+The schedule is a sequence of moments, each the last plus the interval drawn for it, so the
+hops' own durations do not stretch it; a hop that cannot begin early enough (an interval
+shorter than a hop, a pause, a forced hop) begins at once and its lateness is logged.
 If anything fails before the switch is confirmed (nginx -t, the reload, the Docker API, ...:
 hop.aborted), the routes are restored, the new instance is removed (hop.new_removed) and the
 old one keeps serving; a later hop that fails is recorded (hop.failed) and the schedule goes on.
@@ -33,6 +39,7 @@ from mtdlab.inlab.probes import NotReady
 from mtdlab.contract.scenario import Service
 from mtdlab.contract.schedule import HopSchedule
 
+from .ahead import Ahead
 from .instances import Instances, OverLabNetwork, remove
 from .nginx_conf import Route
 from .proxy import Proxy
@@ -140,6 +147,7 @@ class Hopper:
         self.control = Control(stop)
         self.banners = BannerPicker(seed, service.name, service.kind, service.banner.mode, service.banner.authenticity)
         self.current: Placement | None = None
+        self.ahead = Ahead()
         # How readiness is checked: from the controller over the lab network, or (SAPP, loopback-only
         # services) by the gateway inside the target's namespace.
         self.readiness = readiness or OverLabNetwork(target_ip)
@@ -158,30 +166,41 @@ class Hopper:
 
     def run(self) -> None:
         hop, resumed = (self.current.hop, True) if self.current else (0, False)
+        due = None       # the next hop's moment (monotonic); None: as soon as it can
         while True:
             stay = self.schedule.next_interval()
             try:
                 if resumed:   # the adopted instance serves its interval, from now
-                    decided, resumed = time.monotonic(), False
+                    moment, resumed = time.monotonic(), False
                 else:
-                    decided = self.hop(hop, stay, policy=self.schedule.law.describe())
+                    moment = self.hop(hop, stay, due=due, policy=self.schedule.law.describe())
             except Exception as exc:
                 if self.current is None:
                     raise   # the first placement failed: the lab cannot run this service
                 # A later hop that failed was rolled back; the current instance keeps serving
                 # and the schedule goes on.
                 self.truth.write("hop.failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
-                decided = time.monotonic()
+                moment = time.monotonic()
             hop += 1
-            # Intervals run from decision to decision, so hop latency does not stretch the schedule.
-            if not self.control.wait_until(decided + stay):
+            if stay == float("inf"):
+                due = float("inf")
+            else:
+                # From the scheduled moment, not from when the hop ended: no drift. Never in the past.
+                due = max((due if due is not None else moment) + stay, time.monotonic())
+            if not self.control.wait_until(due - self.ahead.begin_s()):
                 return
+            if time.monotonic() < due - self.ahead.begin_s():
+                due = None    # forced from the console: now, not at a moment
 
     def hop(self, hop: int, stay: float, port: int | None = None, switch_at: float | None = None,
-            retire_at: float | None = None, **extra) -> float:
-        """One make-before-break hop. A keyed hop passes its port (clients compute it, so a failed
+            retire_at: float | None = None, due: float | None = None, **extra) -> float:
+        """One make-before-break hop; returns its moment (monotonic): when the old port closed, or
+        the first placement switched in. `due`: the moment it is scheduled for (the old instance
+        is stopped to be gone then). A keyed hop passes its port (clients compute it, so a failed
         start is retried on the same port) and wall-clock times to switch and to retire at."""
         old = self.current
+        if due is not None:
+            extra.update(due_wall=round(time.time() + due - time.monotonic(), 6), ahead_s=round(self.ahead.begin_s(), 4))
         fixed = port is not None
         if fixed:
             self.ports.hold(port, self.service.name)
@@ -214,10 +233,11 @@ class Hopper:
                              container=new.container.id)
             if old is None:
                 raise HopFailed(f"{self.service.name}: first placement failed: {exc}") from exc
-            return decided
+            return time.monotonic()
         # Switched: from here the new instance serves, whatever happens to the old one.
         self.current = new
-        self.truth.write("hop.proxy_switched", service=self.service.name, hop=hop, port=new.port, generation=gen)
+        moment = self.truth.write("hop.proxy_switched", service=self.service.name, hop=hop, port=new.port,
+                                  generation=gen)["mono"]
         try:
             self.proxy.drain(old_workers)
             self.truth.write("hop.drained", service=self.service.name, hop=hop, old_workers=sorted(old_workers))
@@ -225,11 +245,15 @@ class Hopper:
             # Old workers outlived worker_shutdown_timeout (a stuck long connection): stopping
             # the old instance now cuts only those; the hop itself stands.
             self.truth.write("hop.drain_timeout", service=self.service.name, hop=hop, reason=str(exc))
+        prepared = time.monotonic()
         if old:
             self._wait_wall(retire_at)
-            self._retire(old, hop)
+            if due is not None:
+                self.stop.wait(max(0.0, due - self.ahead.stop_s() - time.monotonic()))
+            moment = self._retire(old, hop, due)
+            self.ahead.learn(prepare_s=prepared - decided)
         self.truth.write("hop.done", service=self.service.name, hop=hop, port=new.port)
-        return decided
+        return moment
 
     def _restore_proxy(self) -> None:
         """After a failed switch, make sure nginx serves the previous routes again: the reload may
@@ -282,17 +306,27 @@ class Hopper:
             port = next_port
         raise HopFailed(f"{self.service.name}: hop {hop}: no instance started after {START_ATTEMPTS} attempts")
 
-    def _retire(self, placement: Placement, hop: int) -> None:
-        self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
-                         container=placement.container.id)
+    def _retire(self, placement: Placement, hop: int, due: float | None = None) -> float:
+        """Stop and remove the old instance; returns when its port closed (monotonic)."""
+        stopping = self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
+                                    container=placement.container.id)["mono"]
+        closed = []
+
+        def exited():
+            late = {"late_s": round(time.monotonic() - due, 6)} if due is not None else {}
+            closed.append(self.truth.write("hop.old_exited", service=self.service.name, hop=hop, port=placement.port,
+                                           container=placement.container.id, **late)["mono"])
         try:
-            Instances.stop(placement.container)
+            Instances.stop(placement.container, exited=exited)
         except Exception as exc:   # the new instance serves; the old one goes by force
             self.truth.write("hop.old_stop_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
             remove(placement.container)
         self.ports.release(placement.port)
-        self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
-                         container=placement.container.id)
+        gone = self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
+                                container=placement.container.id)["mono"]
+        if closed:
+            self.ahead.learn(stop_s=closed[0] - stopping)
+        return closed[0] if closed else gone
 
     def shutdown(self) -> None:
         if self.current:

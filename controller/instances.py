@@ -53,6 +53,7 @@ class Instances:
             env[keys.REDIS.env] = os.environ[keys.REDIS.env]   # the run's password (services/redis/start)
         return start_in_namespace(self.client, self.image, SERVICE_KINDS[kind].command(port), name=name,
                                   target=self.target, environment=env, role=kind,
+                                  stop_signal=SERVICE_KINDS[kind].stop_signal,
                                   labels=labels.instance_labels(self.lab, self.run_id, service, port))
 
     @staticmethod
@@ -71,13 +72,19 @@ class Instances:
             return ""
 
     @staticmethod
-    def stop(container, timeout: int = 5) -> None:
-        """Graceful stop (SIGTERM, then SIGKILL after timeout), then remove."""
+    def stop(container, timeout: int = 5, exited=None) -> None:
+        """Graceful stop (SIGTERM, then SIGKILL after timeout), then remove. exited() is called
+        once the instance has exited (its ports are closed), before the removal."""
         try:
             container.stop(timeout=timeout)
         except NotFound:
-            return
-        remove(container)
+            gone = True
+        else:
+            gone = False
+        if exited:
+            exited()
+        if not gone:
+            remove(container)
 
     def leftovers(self) -> list:
         """Instances (and a SAPP gateway) of this lab that a previous controller left behind

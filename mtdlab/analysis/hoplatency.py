@@ -9,7 +9,8 @@ PHASES = [
     ("until_ready", "hop.instance_started", "hop.ready", "the new instance answers its protocol"),
     ("proxy_switch", "hop.ready", "hop.proxy_switched", "nginx -t, reload, new generation confirmed"),
     ("drain", "hop.proxy_switched", "hop.drained", "old nginx workers exited"),
-    ("stop_old", "hop.old_stopping", "hop.old_stopped", "old instance stopped (SIGTERM) and removed"),
+    ("stop_old", "hop.old_stopping", "hop.old_exited", "old instance stopped (SIGTERM): its port is closed"),
+    ("remove_old", "hop.old_exited", "hop.old_stopped", "old instance removed"),
     ("new_port_live", "hop.decided", "hop.proxy_switched", "decision until users are served by the new port"),
     ("total", "hop.decided", "hop.done", "whole hop"),
 ]
@@ -27,7 +28,8 @@ def phase_samples(events: list[dict]) -> dict[str, dict[str, list[float]]]:
         if "hop.done" not in t:
             continue
         for name, a, b, _ in PHASES:
-            out.setdefault(name, {}).setdefault(service, []).append(t[b] - t[a])
+            if a in t and b in t:    # logs from before hop.old_exited have no stop_old / remove_old
+                out.setdefault(name, {}).setdefault(service, []).append(t[b] - t[a])
     return out
 
 
@@ -36,3 +38,39 @@ def phase_summary(events: list[dict], digits: int = 4) -> dict:
     return {name: {"what": what, **summary([x for xs in samples.get(name, {}).values() for x in xs], digits),
                    "by_service": {s: summary(xs, digits) for s, xs in sorted(samples.get(name, {}).items())}}
             for name, _, _, what in PHASES}
+
+
+ON_TIME_S = 0.05     # a switch within this of its moment is on time (issue 13's goal, at p95)
+
+
+def schedule_summary(events: list[dict], digits: int = 4) -> dict:
+    """How close each hop came to its moment: late_s of hop.old_exited (actual - scheduled close
+    of the old port; negative is early) over the hops that had a moment (due_wall), apart for
+    those that could begin ahead as planned and those that could not (the interval, a pause or
+    the previous hop left no room); and the realised interval between consecutive switches
+    against the intervals drawn (a schedule that drifts shows here)."""
+    decided = {(e["service"], e["hop"]): e for e in events if e["event"] == "hop.decided" and "due_wall" in e}
+    ahead, late_begun, switched, drawn = [], [], {}, {}
+    for e in events:
+        if e["event"] == "hop.old_exited":
+            switched.setdefault(e["service"], []).append(e["wall"])
+            d = decided.get((e["service"], e["hop"]))
+            if d is not None and "late_s" in e:
+                began_on_time = d["wall"] <= d["due_wall"] - d["ahead_s"] + ON_TIME_S
+                (ahead if began_on_time else late_begun).append(e["late_s"])
+        elif e["event"] == "hop.decided" and e.get("stay_s") is not None and e["hop"] >= 1:
+            drawn.setdefault(e["service"], []).append(e["stay_s"])
+
+    def errors(xs):
+        return {**summary(xs, digits), "max": round(max(xs), digits) if xs else None,
+                "abs_p95": summary([abs(x) for x in xs], digits)["p95"],
+                "on_time_share": round(sum(abs(x) <= ON_TIME_S for x in xs) / len(xs), 4) if xs else None}
+    intervals = {}
+    for service, walls in sorted(switched.items()):
+        xs = [b - a for a, b in zip(walls, walls[1:])]
+        got = drawn.get(service, [])[:len(xs)]
+        intervals[service] = {"n": len(xs), "realised": round(sum(xs) / len(xs), digits) if xs else None,
+                              "drawn": round(sum(got) / len(got), digits) if xs and len(got) == len(xs) else None}
+    return {"what": "actual - scheduled switch (the old port closed), seconds; negative is early; "
+                    f"on time: within {ON_TIME_S:g} s",
+            "begun_ahead": errors(ahead), "begun_late": errors(late_begun), "mean_interval_s": intervals}

@@ -42,7 +42,7 @@ def launch(ctx, scenario, duration: float):
 
 def metrics(run, base: dict) -> tuple[dict, dict]:
     from mtdlab.analysis.decay import decay, extra_life
-    from mtdlab.analysis.hoplatency import phase_summary
+    from mtdlab.analysis.hoplatency import phase_summary, schedule_summary
     from mtdlab.analysis.metrics import act_after_delay, discovery, service_identification, sweeps
     from mtdlab.contract.clientlog import summarize
 
@@ -62,6 +62,7 @@ def metrics(run, base: dict) -> tuple[dict, dict]:
         "hops_by_service": dict(sorted(run.truth.hops.items())),
         "policies": started.get("services", {}),
         "hop_latency_s": {"p50": phases["total"]["p50"], "p95": phases["total"]["p95"], "phases": phases},
+        "schedule": schedule_summary(run.truth.events),
         "legit": {k: legit[k] for k in ("requests", "failures", "success_rate", "latency_ms")},
         "decay": decay_summary,
         "sweeps": sweep_stats,
@@ -75,6 +76,8 @@ def metrics(run, base: dict) -> tuple[dict, dict]:
 def rows(summary: dict) -> list[tuple[str, str]]:
     rows = [("Duration (s)", "duration_s"), ("Hops", "hops"),
             ("Hop latency p50 (s)", "hop_latency_s.p50"), ("Hop latency p95 (s)", "hop_latency_s.p95"),
+            ("Switch - schedule p50 (s), hops begun ahead", "schedule.begun_ahead.p50"),
+            ("Switch - schedule p95 (s), hops begun ahead", "schedule.begun_ahead.p95"),
             ("Legitimate requests", "legit.requests"), ("Legitimate failures", "legit.failures"),
             ("Legitimate success rate", "legit.success_rate"),
             ("Legit latency p50 (ms)", "legit.latency_ms.p50"), ("Legit latency p95 (ms)", "legit.latency_ms.p95"),
@@ -195,7 +198,7 @@ EXPERIMENT = Experiment(
     rows=rows,
     definitions=(
         ("Reconnaissance decay", "For every open port a sweep reported: how long, after the sweep ended, that port went on "
-         "accepting connections (truth log: until its instance was stopped and removed). S(d) is the Kaplan-Meier survival "
+         "accepting connections (truth log: until its instance exited). S(d) is the Kaplan-Meier survival "
          "curve of these times (ports still open when the run ended are censored); the half-life is the first d with "
          "S(d) <= 1/2. Per service, and pooled over all services."),
         ("95% intervals", "A placement (one port occupancy) seen by several sweeps is one draw of the schedule, not several: "

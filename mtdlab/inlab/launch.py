@@ -15,10 +15,10 @@ from mtdlab.contract.hardening import run_options
 
 
 def start_in_namespace(client, image: str, command: list[str], *, name: str, target, labels: dict[str, str],
-                       role: str, environment: dict[str, str] | None = None):
+                       role: str, environment: dict[str, str] | None = None, stop_signal: str = "SIGTERM"):
     """Start a detached container of `role` inside target's network namespace; returns it."""
     return client.containers.run(
-        image, command, name=name, detach=True,
+        image, command, name=name, detach=True, stop_signal=stop_signal,
         network_mode=f"container:{target.id}",
         init=True,
         environment=environment or {},

@@ -221,7 +221,9 @@ class LiveState:
                 self.pending_hops.pop(next(iter(self.pending_hops)))
         if kind == "hop.decided":
             stay = e.get("stay_s")
-            s.next_hop_at = t + float(stay) if stay is not None else None
+            # The next hop's moment: this hop's (due_wall, begun ahead of it; else now) plus the stay.
+            moment = t + (e["due_wall"] - e["wall"] if "due_wall" in e and "wall" in e else 0.0)
+            s.next_hop_at = moment + float(stay) if stay is not None else None
             s.stay_drawn = float(stay) if stay is not None else None
             if hop >= 1:
                 self._say(e, f"{s.name}: hop {hop} decided, {e.get('old_port')} \u2192 {e.get('new_port')}")
@@ -243,10 +245,10 @@ class LiveState:
             p = self.live.get(str(e["container"]))
             if p is not None and p.closing is None:
                 p.closing = t
-        elif kind in ("hop.old_stopped", "hop.new_removed", "service.stopped") or \
+        elif kind in ("hop.old_exited", "hop.old_stopped", "hop.new_removed", "service.stopped") or \
                 (kind == "hop.start_failed" and e.get("container")):
-            p = self._close(str(e["container"]), t)
-            if kind == "hop.old_stopped" and p is not None:
+            p = self._close(str(e["container"]), t)      # None if closed already (exited, then removed)
+            if kind in ("hop.old_exited", "hop.old_stopped") and p is not None:
                 self._say(e, f"{s.name}: old port {p.port} closed")
                 if p.ready is not None and p.stay is not None:   # a complete life: moved on by a hop
                     s.extra_sum += (p.closed - p.started) - p.stay

@@ -2,6 +2,7 @@
 listeners on loopback for the readiness probe, a real truth log."""
 import socket
 import threading
+import time
 
 import pytest
 
@@ -47,13 +48,14 @@ class FakeContainer:
 
 
 class FakeInstances:
-    def __init__(self):
-        self.started = []
+    def __init__(self, start_s=0.0):
+        self.started, self.start_s = [], start_s     # start_s: how long a start takes (docker's ~0.1 s)
 
     def flag(self, service, hop):
         return None          # not a class lab
 
     def start(self, service, kind, port, hop, banner=None, flag=None):
+        time.sleep(self.start_s)
         c = FakeContainer(f"{service}-{hop}-{len(self.started)}")
         self.started.append(c)
         return c
@@ -78,12 +80,12 @@ class FakeProxy:
             raise ProxyConfigError("old workers still running")
 
 
-def make(tmp_path, proxy):
+def make(tmp_path, proxy, period_s=1.0, start_s=0.0):
     ports = sorted(fake_redis() for _ in range(2))
-    svc = Service("cache", "redis", 6379, HopPolicy(IntervalLaw("fixed", period_s=1),
+    svc = Service("cache", "redis", 6379, HopPolicy(IntervalLaw("fixed", period_s=period_s),
                                                    PortPool(tuple((p, p) for p in ports))), Banner("random-static", "common"))
     truth = EventLog(tmp_path / "truth.jsonl")
-    h = Hopper(svc, 1, FakeInstances(), proxy, RouteTable(), PortBook(), truth, "127.0.0.1", threading.Event())
+    h = Hopper(svc, 1, FakeInstances(start_s), proxy, RouteTable(), PortBook(), truth, "127.0.0.1", threading.Event())
     return h, ports
 
 
@@ -97,8 +99,8 @@ def test_make_before_break_with_fakes(tmp_path):
     first = h.current
     h.hop(1, 1.0)
     assert h.current.port != first.port and first.container.removed and not h.current.container.removed
-    assert kinds(tmp_path)[-8:] == ["hop.decided", "hop.instance_started", "hop.ready", "hop.proxy_switched",
-                                    "hop.drained", "hop.old_stopping", "hop.old_stopped", "hop.done"]
+    assert kinds(tmp_path)[-9:] == ["hop.decided", "hop.instance_started", "hop.ready", "hop.proxy_switched",
+                                    "hop.drained", "hop.old_stopping", "hop.old_exited", "hop.old_stopped", "hop.done"]
 
 
 def test_rejected_config_keeps_the_old_instance_and_restores_routes(tmp_path):
@@ -127,3 +129,58 @@ def test_first_placement_failure_is_loud(tmp_path):
     h, _ = make(tmp_path, FakeProxy(fail_apply_at=1))
     with pytest.raises(HopFailed, match="first placement failed"):
         h.hop(0, 1.0)
+
+
+def events(tmp_path, kind):
+    return [e for e in read_events(tmp_path / "truth.jsonl") if e["event"] == kind]
+
+
+def test_a_hop_with_a_moment_begins_ahead_and_closes_the_old_port_at_it(tmp_path):
+    """The old instance is stopped to be gone at the hop's moment; the truth log has both the
+    moment (hop.decided due_wall) and when the port closed (hop.old_exited late_s)."""
+    h, _ = make(tmp_path, FakeProxy())
+    h.hop(0, 1.0)
+    for hop in range(1, 4):
+        due, stop_s = time.monotonic() + h.ahead.begin_s(), h.ahead.stop_s()
+        assert h.hop(hop, 1.0, due=due) >= due - stop_s      # not stopped before it had to be
+    decided = events(tmp_path, "hop.decided")[-1]
+    exited = events(tmp_path, "hop.old_exited")
+    assert abs(decided["due_wall"] - decided["wall"] - decided["ahead_s"]) < 0.05
+    # Once it has seen this service's (instant, fake) stops, the old port closes at the moment.
+    assert abs(exited[-1]["late_s"]) < 0.05, exited
+    assert h.ahead.stop.maxlen and len(h.ahead.stop) == 3 and len(h.ahead.prepare) == 3
+
+
+def test_the_schedule_runs_from_moment_to_moment_so_hops_do_not_stretch_it(tmp_path):
+    """Each start takes 0.1 s (a hop ~0.15 s): intervals measured between switches are still the
+    0.4 s drawn, where timing each interval from the end of the last hop would give ~0.55 s."""
+    h, _ = make(tmp_path, FakeProxy(), period_s=0.4, start_s=0.1)
+    runner = threading.Thread(target=h.run, daemon=True)
+    runner.start()
+    wait_for_events = time.monotonic() + 20
+    while len(events(tmp_path, "hop.old_exited")) < 9 and time.monotonic() < wait_for_events:
+        time.sleep(0.05)
+    h.stop.set()
+    h.control.notify()
+    runner.join(5)
+    walls = [e["wall"] for e in events(tmp_path, "hop.old_exited")][:9]
+    assert len(walls) == 9
+    mean = (walls[-1] - walls[0]) / 8
+    assert abs(mean - 0.4) < 0.03, mean
+
+
+def test_ahead_learns_a_high_prepare_and_a_median_stop():
+    from controller.ahead import FIRST_GUESS_S, MARGIN_S, MAX_S, Ahead
+    a = Ahead()
+    assert a.begin_s() == FIRST_GUESS_S["prepare"] + FIRST_GUESS_S["stop"]
+    for x in [0.2] * 18 + [0.9, 0.9]:
+        a.learn(prepare_s=x)
+    for x in (0.05, 0.1, 2.0):
+        a.learn(stop_s=x)
+    assert a.prepare_s() == 0.9 + MARGIN_S and a.stop_s() == 0.1
+    a.learn(prepare_s=60)
+    assert a.prepare_s() == 0.9 + MARGIN_S        # one slow hop does not move it
+    for _ in range(2):
+        a.learn(prepare_s=60)
+        a.learn(stop_s=60)
+    assert a.prepare_s() == MAX_S and a.stop_s() == 2.0

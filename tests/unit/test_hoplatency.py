@@ -1,0 +1,29 @@
+"""The schedule figures of make bench (mtdlab.analysis.hoplatency.schedule_summary) from a
+hand-made truth log: lateness apart for hops begun ahead and begun late, intervals realised
+between switches against those drawn."""
+from mtdlab.analysis.hoplatency import schedule_summary
+
+
+def hop(service, n, decided, due, ahead, exited, stay):
+    return [{"event": "hop.decided", "service": service, "hop": n, "wall": decided, "mono": decided,
+             "due_wall": due, "ahead_s": ahead, "stay_s": stay},
+            {"event": "hop.old_exited", "service": service, "hop": n, "wall": exited, "mono": exited,
+             "late_s": exited - due}]
+
+
+def test_lateness_is_split_by_whether_the_hop_could_begin_ahead():
+    events = (hop("web", 1, 9.0, 10.0, 1.0, 10.01, 5.0)        # on time
+              + hop("web", 2, 14.0, 15.0, 1.0, 14.98, 5.0)     # 20 ms early
+              + hop("web", 3, 19.9, 20.0, 1.0, 20.6, 5.0))     # begun 0.9 s late: no room
+    figures = schedule_summary(events)
+    assert figures["begun_ahead"]["n"] == 2 and figures["begun_ahead"]["on_time_share"] == 1.0
+    assert figures["begun_ahead"]["max"] == 0.01
+    assert figures["begun_late"]["n"] == 1 and figures["begun_late"]["max"] == 0.6
+    web = figures["mean_interval_s"]["web"]
+    assert web["n"] == 2 and web["drawn"] == 5.0 and abs(web["realised"] - 5.295) < 1e-9
+
+
+def test_a_log_without_moments_has_no_lateness():
+    events = [{"event": "hop.old_exited", "service": "ssh", "hop": 1, "wall": 3.0, "mono": 3.0}]
+    figures = schedule_summary(events)
+    assert figures["begun_ahead"]["n"] == 0 and figures["begun_ahead"]["max"] is None
