@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import deque
 
-WINDOW = 20                 # recent hops that set the estimates
-PREPARE_QUANTILE = 0.9
-MARGIN_S = 0.1              # slack after prepare (thread wake-ups, a slow docker call)
+WINDOW = 40                 # recent hops that set the estimates (the 95th percentile ignores one slow hop)
+PREPARE_QUANTILE = 0.95     # another service's reload holding the proxy makes a few hops slow
+MARGIN_S = 0.15             # slack after prepare (thread wake-ups, a slow docker call)
 FIRST_GUESS_S = {"prepare": 1.0, "stop": 0.2}   # before this service has hopped (make bench: p95 0.8 s, 0.1 s)
 MAX_S = 5.0                 # a stuck engine must not make the lab start hops minutes early
 

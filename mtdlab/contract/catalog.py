@@ -17,9 +17,10 @@ class ServiceKind:
     nmap_names: tuple[str, ...]  # what nmap -sV calls this service when it identifies it right
     product: str                 # the product nmap -sV names for the real program
     banner: str | None           # where a replacement banner goes (None: not replaceable, see below)
-    # How an old instance is stopped, once the proxy no longer sends it anything. gunicorn takes
-    # SIGTERM as "finish gracefully" and needs ~1 s (its workers' poll); SIGINT is its quick
-    # shutdown, ~0.1 s, so the old web port closes when the schedule says (controller/ahead.py).
+    # How an old instance is stopped, once the proxy has drained it (no user's request can reach
+    # it). gunicorn takes SIGTERM as "finish gracefully", ~0.8 s, and even its quick shutdown
+    # (SIGINT) takes 0.4-0.6 s, long and uneven enough to miss the hop's moment
+    # (controller/ahead.py); nothing of a web instance needs a clean exit, so it is killed.
     stop_signal: str = "SIGTERM"
 
     def command(self, port: int) -> list[str]:
@@ -31,7 +32,7 @@ class ServiceKind:
 # hashed into the key exchange (RFC 4253 section 8), so only a rebuilt sshd could change it;
 # Redis has no banner (nmap knows it by its replies). Those two keep their true identity.
 SERVICE_KINDS = {
-    "web": ServiceKind("web", "http", "http", 8080, ("http",), "Gunicorn", "HTTP Server header", "SIGINT"),
+    "web": ServiceKind("web", "http", "http", 8080, ("http",), "Gunicorn", "HTTP Server header", "SIGKILL"),
     "ssh": ServiceKind("ssh", "ssh", "stream", 2222, ("ssh",), "OpenSSH", None),
     "redis": ServiceKind("redis", "redis", "stream", 6379, ("redis",), "Redis key-value store", None),
     "ftp": ServiceKind("ftp", "ftp", "stream", 2121, ("ftp",), "vsftpd", "FTP greeting"),

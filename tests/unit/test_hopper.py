@@ -173,7 +173,7 @@ def test_ahead_learns_a_high_prepare_and_a_median_stop():
     from controller.ahead import FIRST_GUESS_S, MARGIN_S, MAX_S, Ahead
     a = Ahead()
     assert a.begin_s() == FIRST_GUESS_S["prepare"] + FIRST_GUESS_S["stop"]
-    for x in [0.2] * 18 + [0.9, 0.9]:
+    for x in [0.2] * 38 + [0.9, 0.9]:
         a.learn(prepare_s=x)
     for x in (0.05, 0.1, 2.0):
         a.learn(stop_s=x)
