@@ -197,10 +197,12 @@ def main() -> int:
     for h in hoppers:
         if h.service.name in adopted:
             h.resume(adopted[h.service.name], decided_hops(earlier, h.service.name))
+    # The console first: a hop may begin at once (an adopted instance's interval has run), and
+    # the console must already answer for it (pause, force) and be in the truth log before it.
+    start_console(me, lab, {h.service.name: h for h in hoppers}, truth)
     threads = [threading.Thread(target=guarded, args=(h,), name=h.service.name) for h in hoppers]
     for t in threads:
         t.start()
-    start_console(me, lab, {h.service.name: h for h in hoppers}, truth)
     while not stop.wait(1.0):
         pass
     for h in hoppers:
