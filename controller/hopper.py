@@ -310,23 +310,24 @@ class Hopper:
         """Stop and remove the old instance; returns when its port closed (monotonic)."""
         stopping = self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
                                     container=placement.container.id)["mono"]
-        closed = []
-
-        def exited():
-            late = {"late_s": round(time.monotonic() - due, 6)} if due is not None else {}
-            closed.append(self.truth.write("hop.old_exited", service=self.service.name, hop=hop, port=placement.port,
-                                           container=placement.container.id, **late)["mono"])
+        closed = None
         try:
-            Instances.stop(placement.container, exited=exited)
+            present = Instances.halt(placement.container)
+            late = {"late_s": round(time.monotonic() - due, 6)} if due is not None else {}
+            closed = self.truth.write("hop.old_exited", service=self.service.name, hop=hop, port=placement.port,
+                                      container=placement.container.id, **late)["mono"]
+            if present:
+                remove(placement.container)
         except Exception as exc:   # the new instance serves; the old one goes by force
             self.truth.write("hop.old_stop_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
             remove(placement.container)
         self.ports.release(placement.port)
         gone = self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
                                 container=placement.container.id)["mono"]
-        if closed:
-            self.ahead.learn(stop_s=closed[0] - stopping)
-        return closed[0] if closed else gone
+        if closed is None:
+            return gone
+        self.ahead.learn(stop_s=closed - stopping)
+        return closed
 
     def shutdown(self) -> None:
         if self.current:

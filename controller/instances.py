@@ -72,18 +72,19 @@ class Instances:
             return ""
 
     @staticmethod
-    def stop(container, timeout: int = 5, exited=None) -> None:
-        """Graceful stop (SIGTERM, then SIGKILL after timeout), then remove. exited() is called
-        once the instance has exited (its ports are closed), before the removal."""
+    def halt(container, timeout: int = 5) -> bool:
+        """Stop it (its kind's stop signal, then SIGKILL after timeout): on return its ports are
+        closed. False if it was gone already."""
         try:
             container.stop(timeout=timeout)
         except NotFound:
-            gone = True
-        else:
-            gone = False
-        if exited:
-            exited()
-        if not gone:
+            return False
+        return True
+
+    @staticmethod
+    def stop(container, timeout: int = 5) -> None:
+        """Stop, then remove."""
+        if Instances.halt(container, timeout):
             remove(container)
 
     def leftovers(self) -> list:

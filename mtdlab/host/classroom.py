@@ -74,10 +74,13 @@ def chosen_exercises(plan: ClassPlan, scenarios: dict) -> list[str]:
         return [name for name in EXERCISES if fits[name]]
     unfit = [name for name in plan.exercises if not fits[name]]
     if unfit:
-        names = ", ".join(sorted({s.name for s in scenarios.values()}))
         raise LabError(f"{plan.file}: exercises: {', '.join(unfit)} cannot be done in a lab of scenario "
-                       f"{names} (see exercises/*/instructor.md for what each needs)")
+                       f"{scenario_names(scenarios)} (see exercises/*/instructor.md for what each needs)")
     return list(plan.exercises)
+
+
+def scenario_names(scenarios: dict) -> str:
+    return ", ".join(sorted({s.name for s in scenarios.values()}))
 
 
 def load_scenarios(plan: ClassPlan) -> dict:
@@ -96,7 +99,7 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
     if base.exists() and any(base.iterdir()):
         raise LabError(f"{base} is not empty; a class folder holds one session (move it away, or --out elsewhere)")
     base.mkdir(parents=True, exist_ok=True)
-    say(f"class {plan.name}: {len(plan.teams)} team lab(s) of scenario {', '.join(sorted({s.name for s in scenarios.values()}))}; "
+    say(f"class {plan.name}: {len(plan.teams)} team lab(s) of scenario {scenario_names(scenarios)}; "
         f"exercises {', '.join(exercise_names)}")
     say(f"port plan: scoreboard {plan.bind}:{plan.scoreboard_port}; " + "; ".join(
         f"{t} workstation ssh {plan.bind}:{p['workstation']}" for t in plan.teams for p in [plan.ports(t)]))
