@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 
 STATUS_PORT = 8099  # unpublished; the controller reads the generation here to confirm a reload
+UPSTREAM_KEEPALIVE = 16   # idle connections nginx keeps to each HTTP instance
+UPSTREAM_IDLE_S = 1       # ... for at most this long (below the web service's 2 s keep-alive)
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,23 @@ def render(routes: list[Route], generation: str) -> str:
         "",
     ]
     for r in http:
+        upstream = f"{r.service}_hop{r.since_hop}"
         out += [
             f"    # service {r.service}: fixed port {r.proxy_port} -> target {r.target_ip}:{r.port} (hop {r.since_hop})",
+            f"    upstream {upstream} {{",
+            f"        server {r.target_ip}:{r.port};",
+            "        # Reuse connections to the instance: a request then pays for one TCP handshake",
+            "        # (the user's), not two. Idle ones close before the instance's own keep-alive",
+            f"        # ({UPSTREAM_IDLE_S}s < gunicorn's 2 s), and when this configuration's worker exits.",
+            f"        keepalive {UPSTREAM_KEEPALIVE};",
+            f"        keepalive_timeout {UPSTREAM_IDLE_S}s;",
+            "    }",
             "    server {",
             f"        listen {r.proxy_port};",
             "        location / {",
-            f"            proxy_pass http://{r.target_ip}:{r.port};",
+            f"            proxy_pass http://{upstream};",
+            "            proxy_http_version 1.1;",
+            '            proxy_set_header Connection "";',
             "            proxy_set_header Host $host;",
             "            proxy_set_header X-Forwarded-For $remote_addr;",
             "            proxy_connect_timeout 2s;",

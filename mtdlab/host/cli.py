@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "check":
+        if not (Path(args.run_dir) / "truth.jsonl").is_file():
+            print(f"mtdlab check: {args.run_dir} is not a run folder (it has no truth.jsonl)", file=sys.stderr)
+            return 2
         result, ok = check(args.run_dir, args.min_hops)
         print(json.dumps(result, indent=2))
         return 0 if ok else 1

@@ -79,6 +79,13 @@ def test_validate_command_exits_0_or_2_with_the_message(tmp_path):
     assert no.returncode == 2 and f"{bad}:1: YAML tags" in no.stderr and "Traceback" not in no.stderr
 
 
+
+def test_check_command_refuses_a_path_that_is_not_a_run_folder(tmp_path):
+    for path in (ROOT / "scenarios" / "demo.yaml", tmp_path):   # a file, and a folder without a truth log
+        out = subprocess.run([sys.executable, "-m", "mtdlab.host.cli", "check", str(path)],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and "is not a run folder" in out.stderr and "Traceback" not in out.stderr
+
 def loads_or_refuses(path: Path, data: bytes) -> None:
     path.write_bytes(data)
     try:

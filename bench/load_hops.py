@@ -1,0 +1,101 @@
+"""Hops at load (issue 13, items 3 and 5): a scenario run as `mtdlab run` runs it, judged as a bench.
+
+Runs one scenario (default bench/scenarios/fast-1s.yaml: every service on a fixed 1 s schedule
+under 200 proxied requests/s for 10 minutes) and writes JSON: the legitimate requests and how many
+failed, each service's realised mean interval against the one drawn, the hop latency per phase,
+the schedule error, and the controller's CPU (cgroup CPU time over wall time while the run went,
+read from the engine every 10 s).
+
+    .venv/bin/python bench/load_hops.py [--scenario FILE] [--duration S] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import docker  # noqa: E402
+
+from mtdlab.analysis.hoplatency import phase_summary, schedule_summary  # noqa: E402
+from mtdlab.contract.clientlog import read_load, summarize  # noqa: E402
+from mtdlab.contract.events import read_events  # noqa: E402
+from mtdlab.experiments import load_scenario  # noqa: E402
+from mtdlab.host.run import run_scenario  # noqa: E402
+
+CPU_SAMPLE_S = 10
+
+
+class ControllerCpu(threading.Thread):
+    """Samples the run's controller container: (monotonic time, CPU seconds used so far)."""
+
+    def __init__(self, project_prefix: str):
+        super().__init__(daemon=True)
+        self.prefix, self.samples, self.done = project_prefix, [], threading.Event()
+        self.client = docker.from_env()
+
+    def run(self) -> None:
+        while not self.done.wait(CPU_SAMPLE_S):
+            for c in self.client.containers.list(filters={"label": "mtdlab.role=controller"}):
+                if c.labels.get("com.docker.compose.project", "").startswith(self.prefix):
+                    stats = c.stats(stream=False)
+                    self.samples.append((time.monotonic(), stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9))
+
+    def share_of_one_core(self) -> dict:
+        if len(self.samples) < 2:
+            return {"mean": None, "samples": len(self.samples)}
+        (t0, c0), (t1, c1) = self.samples[0], self.samples[-1]
+        steps = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(self.samples, self.samples[1:])]
+        return {"mean": round((c1 - c0) / (t1 - t0), 4), "max_10s": round(max(steps), 4),
+                "over_s": round(t1 - t0, 1), "samples": len(self.samples)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scenario", type=Path, default=Path("bench/scenarios/fast-1s.yaml"))
+    ap.add_argument("--duration", type=float, default=None, help="seconds (default: the scenario's duration_s)")
+    ap.add_argument("--out", type=Path, default=None, help="JSON (default bench/results/load-NAME.json)")
+    args = ap.parse_args()
+    scenario = load_scenario(args.scenario)
+    out = args.out or Path(f"bench/results/load-{scenario.name}.json")
+    cpu = ControllerCpu(f"mtdrun-{scenario.name[:16]}-")
+    cpu.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = run_scenario(args.scenario, args.duration, Path(tmp) / "run",
+                              say=lambda m: print(f"bench: {m}", file=sys.stderr, flush=True))
+        cpu.done.set()
+        events = list(read_events(folder / "truth.jsonl"))
+        legit = summarize(read_load(folder / "legit.jsonl")) if (folder / "legit.jsonl").exists() else None
+        duration = json.loads((folder / "run.json").read_text())["duration_s"]
+    schedule = schedule_summary(events)
+    drawn = {s.name: s.hop.interval.mean for s in scenario.services}
+    intervals = {name: {**got, "scheduled_mean": round(drawn[name], 4),
+                        "off_by": round(got["realised"] / drawn[name] - 1, 4) if got["realised"] else None}
+                 for name, got in schedule["mean_interval_s"].items()}
+    result = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count()},
+        "scenario": str(args.scenario), "services": len(scenario.services),
+        "duration_s": duration, "legit": legit,
+        "hops": {name: sum(e["event"] == "hop.done" and e["service"] == name and e["hop"] >= 1 for e in events)
+                 for name in drawn},
+        "realised_interval_s": intervals,
+        "worst_interval_off_by": max((abs(v["off_by"]) for v in intervals.values() if v["off_by"] is not None), default=None),
+        "schedule_error_s": {k: schedule[k] for k in ("begun_ahead", "begun_late")},
+        "hop_latency_s": phase_summary(events),
+        "controller_cpu_of_one_core": cpu.share_of_one_core(),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
