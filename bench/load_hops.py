@@ -7,6 +7,11 @@ the schedule error, and the controller's CPU (cgroup CPU time over wall time whi
 read from the engine every 10 s).
 
     .venv/bin/python bench/load_hops.py [--scenario FILE] [--duration S] [--out FILE]
+    .venv/bin/python bench/load_hops.py --many 50 --mean 5 --duration 600    (item 5: 50 services)
+
+--many N makes the scenario instead: N services of the four kinds in turn (web, ssh, redis, ftp),
+exponential intervals with the mean given, each its own pool of 100 ports and its own proxy port,
+and a legitimate user at --rate requests/s against the first web service.
 """
 from __future__ import annotations
 
@@ -30,6 +35,18 @@ from mtdlab.experiments import load_scenario  # noqa: E402
 from mtdlab.host.run import run_scenario  # noqa: E402
 
 CPU_SAMPLE_S = 10
+KINDS = ("web", "ssh", "redis", "ftp")
+
+
+def many_services(n: int, mean_s: float, rate: float, duration: float) -> str:
+    lines = [f"name: many-{n}", f"description: {n} services hopping at a {mean_s:g} s mean (make bench, issue 13 item 5)",
+             "seed: 50", f"duration_s: {duration:g}", "target:", "  services:"]
+    for i in range(n):
+        kind = KINDS[i % len(KINDS)]
+        lines += [f"    - name: {kind}{i}", f"      kind: {kind}", f"      proxy_port: {30000 + i}",
+                  f"      hop: {{interval: {{law: exponential, mean_s: {mean_s:g}}}, "
+                  f"pool: {{ranges: [\"{20000 + 100 * i}-{20099 + 100 * i}\"]}}}}"]
+    return "\n".join(lines + ["legit:", f"  rate_per_s: {rate:g}", ""])
 
 
 class ControllerCpu(threading.Thread):
@@ -61,7 +78,13 @@ def main() -> int:
     ap.add_argument("--scenario", type=Path, default=Path("bench/scenarios/fast-1s.yaml"))
     ap.add_argument("--duration", type=float, default=None, help="seconds (default: the scenario's duration_s)")
     ap.add_argument("--out", type=Path, default=None, help="JSON (default bench/results/load-NAME.json)")
+    ap.add_argument("--many", type=int, default=None, help="make a scenario of this many services instead")
+    ap.add_argument("--mean", type=float, default=5.0, help="--many: mean hop interval, s (default 5)")
+    ap.add_argument("--rate", type=float, default=20.0, help="--many: legitimate requests/s (default 20)")
     args = ap.parse_args()
+    if args.many:
+        args.scenario = Path(tempfile.mkdtemp(prefix="mtdbench-")) / f"many-{args.many}.yaml"
+        args.scenario.write_text(many_services(args.many, args.mean, args.rate, args.duration or 600))
     scenario = load_scenario(args.scenario)
     out = args.out or Path(f"bench/results/load-{scenario.name}.json")
     cpu = ControllerCpu(f"mtdrun-{scenario.name[:16]}-")

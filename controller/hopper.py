@@ -7,7 +7,8 @@ A hop, in the order the truth log records it:
   hop.start_failed     (if the start fails: port taken, crash, never ready) it is removed and
                        another port is tried
   hop.ready            the new instance answers its protocol on the new port
-  hop.proxy_switched   nginx -t passed, nginx reloaded, the new generation answers
+  hop.proxy_switched   nginx -t passed, nginx reloaded, the new generation answers (switches of
+                       services that hop at about the same time share one reload: switchboard.py)
                        (behind a SAPP gateway: the gateway's map names the new port)
   hop.drained          every nginx worker of the old configuration has exited
                        (SAPP: no connection to the old port is left)
@@ -43,6 +44,7 @@ from .ahead import Ahead
 from .instances import Instances, OverLabNetwork, remove
 from .nginx_conf import Route
 from .proxy import Proxy
+from .switchboard import Switchboard
 
 START_ATTEMPTS = 5
 READY_TIMEOUT_S = 20.0
@@ -139,8 +141,11 @@ class Control:
 
 class Hopper:
     def __init__(self, service: Service, seed: int, instances: Instances, proxy: Proxy, routes: RouteTable,
-                 ports: PortBook, truth: EventLog, target_ip: str, stop: threading.Event, readiness=None):
+                 ports: PortBook, truth: EventLog, target_ip: str, stop: threading.Event, readiness=None,
+                 switchboard: Switchboard | None = None):
         self.service, self.kind = service, SERVICE_KINDS[service.kind]
+        # Shared by every service's hopper (controller/main.py): switches at about the same time share a reload.
+        self.switchboard = switchboard or Switchboard(proxy, routes)
         self.schedule = HopSchedule(seed, service.name, service.hop.interval, service.hop.pool)
         self.instances, self.proxy, self.routes, self.ports = instances, proxy, routes, ports
         self.truth, self.target_ip, self.stop = truth, target_ip, stop
@@ -212,15 +217,12 @@ class Hopper:
         new = self._start(hop, port, fixed)
         self._wait_wall(switch_at)
         route = Route(self.service.name, self.kind.proxy_mode, self.service.proxy_port, self.target_ip, new.port, hop)
-        with self.proxy.lock:
-            previous = self.routes.set(route)
-            try:
-                gen, old_workers = self.proxy.apply(self.routes.all())
-                self.proxy.confirm_live(gen)
-                failure = None
-            except Exception as exc:   # any failure, not just nginx's: the hop is rolled back
-                failure = exc
-                self.routes.restore(self.service.name, previous)
+        try:
+            _, gen, old_workers = self.switchboard.switch(route)
+            failure = None
+        except Exception as exc:   # any failure, not just nginx's: the hop is rolled back
+            failure = exc
+            with self.proxy.lock:
                 self._restore_proxy()
         if failure:
             # The old instance keeps serving; the new one goes. The hop is abandoned, not the lab.

@@ -29,6 +29,7 @@ from .hopper import Hopper, KeyedHopper, PortBook, RouteTable
 from .instances import Instances, OverLabNetwork, remove
 from .reconcile import decided_hops, reconcile
 from .proxy import Proxy
+from .switchboard import Switchboard
 
 PROXY_CONF_DIR = Path("/etc/nginx/mtdlab")
 VIEW_DIR = Path("/lab/view")   # the attacker-view volume (compose.yaml)
@@ -181,8 +182,10 @@ def main() -> int:
     routes, ports = RouteTable(), PortBook()
     adopted = reconcile(scenario, leftovers, proxy, OverLabNetwork(target_ip), routes, ports, truth, target_ip) \
         if adopting else {}
+    switchboard = Switchboard(front, routes)
     hoppers = [(KeyedHopper if s.hop.interval.law == "keyed" else Hopper)(
                    s, scenario.seed, instances, front, routes, ports, truth, target_ip, stop, readiness=readiness,
+                   switchboard=switchboard,
                    **({"key": key} if s.hop.interval.law == "keyed" else {}))
                for s in scenario.services]
 

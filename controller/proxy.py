@@ -2,6 +2,8 @@
 
 apply(): write the candidate file, check it with `nginx -t`, and only then move it into
 place and reload (SIGHUP). A candidate that fails the check never replaces the live file.
+Each step in the proxy is one exec (the engine starts a process there; here 0.1-0.2 s each),
+so a switch is two: the check, and proxy/reload, which also names the old workers.
 Then confirm_live() polls the status port until the new generation answers, and drain()
 waits until every worker of the previous configuration has exited, so no request can
 still reach the old instance when the controller stops it.
@@ -21,6 +23,8 @@ from .nginx_conf import STATUS_PORT, Route, render
 
 CONF_DIR_IN_PROXY = "/etc/nginx/mtdlab"
 LIST_WORKERS = ["/opt/mtdlab/proxy/workers"]
+RELOAD = ["/opt/mtdlab/proxy/reload"]          # prints the old workers, then SIGHUPs the master
+WAIT_GONE = "/opt/mtdlab/proxy/wait-gone"      # SECONDS PID...: polls inside the proxy
 STATUS_READ_S = 1.0        # one read of the proxy's status port, in all
 STATUS_MAX_BYTES = 4096    # the answer is a few dozen bytes
 
@@ -41,10 +45,6 @@ class Proxy:
     def _exec(self, cmd: list[str]) -> tuple[int, str]:
         return exec_in(self.container, cmd)
 
-    def workers(self) -> set[int]:
-        code, out = self._exec(LIST_WORKERS)
-        return {int(x) for x in out.split() if x.isdigit()} if code == 0 else set()
-
     def apply(self, routes: list[Route]) -> tuple[str, set[int]]:
         """Make routes live; returns (generation, PIDs of the workers that ran the old config)."""
         self.generation += 1
@@ -55,12 +55,11 @@ class Proxy:
         if code != 0:
             candidate.unlink(missing_ok=True)
             raise ProxyConfigError(f"nginx -t rejected generation {gen}; the live config is unchanged: {out.strip()}")
-        old_workers = self.workers()
         os.replace(candidate, self.conf_dir / "nginx.conf")
-        code, out = self._exec(["nginx", "-s", "reload", "-c", f"{CONF_DIR_IN_PROXY}/nginx.conf"])
+        code, out = self._exec(RELOAD)
         if code != 0:
             raise ProxyConfigError(f"nginx reload failed: {out.strip()}")
-        return gen, old_workers
+        return gen, {int(x) for x in out.split() if x.isdigit()}
 
     def live_generation(self) -> str | None:
         deadline = time.monotonic() + STATUS_READ_S
@@ -101,10 +100,11 @@ class Proxy:
         except Timeout as exc:
             raise ProxyConfigError(str(exc)) from None
 
-    def drain(self, old_workers: set[int], timeout: float = 15.0) -> None:
-        """Wait until the workers of the previous configuration have all exited."""
-        try:
-            wait_for(Condition(lambda: not old_workers & self.workers(), f"old nginx workers {sorted(old_workers)} gone",
-                               logs=lambda: f"still running: {sorted(old_workers & self.workers())}"), timeout)
-        except Timeout as exc:
-            raise ProxyConfigError(str(exc)) from None
+    def drain(self, old_workers: set[int], timeout: int = 15) -> None:
+        """Wait until the workers of the previous configuration have all exited (one exec that
+        polls inside the proxy, not one exec per poll)."""
+        if not old_workers:
+            return
+        code, out = self._exec([WAIT_GONE, str(timeout), *map(str, sorted(old_workers))])
+        if code != 0:
+            raise ProxyConfigError(f"old nginx workers {sorted(old_workers)} not gone after {timeout} s: {out.strip()}")
