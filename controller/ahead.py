@@ -1,6 +1,6 @@
 """How far ahead of its scheduled moment a hop begins, so that it switches on time.
 
-A hop's moment is when the old port closes (hop.old_exited). Before it the new instance must be
+A hop's moment is when the old port closes (hop.old_closed). Before it the new instance must be
 started and ready and the proxy switched and drained (`prepare`), and stopping the old instance
 takes a while too (`stop`). Both are learnt from this service's own recent hops: a hop begins
 `prepare_s() + stop_s()` before its moment, and the old instance is told to stop `stop_s()`

@@ -80,7 +80,9 @@ class Gateway:
     def confirm_live(self, generation: str) -> None:
         """apply() read the map back: the next connection already uses it."""
 
-    def drain(self, old_ports: set[int]) -> None:
+    def drain(self, old_ports: set[int], upstream=None) -> None:
+        """Until no connection to the old ports is left (the gateway counts them; upstream, the
+        nginx proxy's way of naming the old instance, is not needed here)."""
         if not old_ports:
             return
         code, answer = self._ctl("drained", str(DRAIN_TIMEOUT_S), *map(str, sorted(old_ports)))

@@ -49,6 +49,7 @@ from .switchboard import Switchboard
 START_ATTEMPTS = 5
 READY_TIMEOUT_S = 20.0
 RETRY_MAX_S = 2.0
+DOOR_TIMEOUT_S = 5.0   # from SIGUSR1 to the old port refusing; longer, and it is stopped whole
 
 
 class HopFailed(RuntimeError):
@@ -146,6 +147,11 @@ class Hopper:
         self.service, self.kind = service, SERVICE_KINDS[service.kind]
         # Shared by every service's hopper (controller/main.py): switches at about the same time share a reload.
         self.switchboard = switchboard or Switchboard(proxy, routes)
+        # Old instances close their doors at the hop's moment and finish what they hold (kinds
+        # that can, behind the nginx proxy; a SAPP gateway counts connections itself).
+        self.doors = self.kind.door and readiness is None
+        self.finishing: dict[str, Placement] = {}
+        self.finishing_lock = threading.Lock()
         self.schedule = HopSchedule(seed, service.name, service.hop.interval, service.hop.pool)
         self.instances, self.proxy, self.routes, self.ports = instances, proxy, routes, ports
         self.truth, self.target_ip, self.stop = truth, target_ip, stop
@@ -240,19 +246,21 @@ class Hopper:
         self.current = new
         moment = self.truth.write("hop.proxy_switched", service=self.service.name, hop=hop, port=new.port,
                                   generation=gen)["mono"]
-        try:
-            self.proxy.drain(old_workers)
-            self.truth.write("hop.drained", service=self.service.name, hop=hop, old_workers=sorted(old_workers))
-        except Exception as exc:
-            # Old workers outlived worker_shutdown_timeout (a stuck long connection): stopping
-            # the old instance now cuts only those; the hop itself stands.
-            self.truth.write("hop.drain_timeout", service=self.service.name, hop=hop, reason=str(exc))
+        door = old is not None and self.doors
+        if not door:   # a door-less instance is stopped whole: no user's request may still be on its way to it
+            try:
+                self.proxy.drain(old_workers, (self.target_ip, old.port) if old else ("0.0.0.0", 0))
+                self.truth.write("hop.drained", service=self.service.name, hop=hop, old_workers=sorted(old_workers))
+            except Exception as exc:
+                # Old workers outlived worker_shutdown_timeout (a stuck long connection): stopping
+                # the old instance now cuts only those; the hop itself stands.
+                self.truth.write("hop.drain_timeout", service=self.service.name, hop=hop, reason=str(exc))
         prepared = time.monotonic()
         if old:
             self._wait_wall(retire_at)
             if due is not None:
                 self.stop.wait(max(0.0, due - self.ahead.stop_s() - time.monotonic()))
-            moment = self._retire(old, hop, due)
+            moment = self._close_door(old, hop, due) if door else self._retire(old, hop, due)
             self.ahead.learn(prepare_s=prepared - decided)
         self.truth.write("hop.done", service=self.service.name, hop=hop, port=new.port)
         return moment
@@ -315,9 +323,9 @@ class Hopper:
         closed = None
         try:
             present = Instances.halt(placement.container)
-            late = {"late_s": round(time.monotonic() - due, 6)} if due is not None else {}
-            closed = self.truth.write("hop.old_exited", service=self.service.name, hop=hop, port=placement.port,
-                                      container=placement.container.id, **late)["mono"]
+            closed = self._closed(placement, hop, due)
+            self.truth.write("hop.old_exited", service=self.service.name, hop=hop, port=placement.port,
+                             container=placement.container.id)
             if present:
                 remove(placement.container)
         except Exception as exc:   # the new instance serves; the old one goes by force
@@ -331,7 +339,66 @@ class Hopper:
         self.ahead.learn(stop_s=closed - stopping)
         return closed
 
+    def _closed(self, placement: Placement, hop: int, due: float | None, **extra) -> float:
+        """hop.old_closed: from now the old port refuses new connections (port truth ends here)."""
+        late = {"late_s": round(time.monotonic() - due, 6)} if due is not None else {}
+        return self.truth.write("hop.old_closed", service=self.service.name, hop=hop, port=placement.port,
+                                container=placement.container.id, **late, **extra)["mono"]
+
+    def _close_door(self, placement: Placement, hop: int, due: float | None = None) -> float:
+        """Close the old instance's door at the moment: its port refuses new connections while
+        the ones it holds (through old nginx workers, which keep their sessions) go on. It ends
+        by itself once they have, or is stopped after the service's drain limit (_finish, in the
+        background: the schedule does not wait for a user's long session). Returns when the port
+        closed (monotonic)."""
+        stopping = self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
+                                    container=placement.container.id, door=True)["mono"]
+        try:
+            Instances.close_door(placement.container)
+            self.readiness.wait_refused(placement.port, DOOR_TIMEOUT_S)
+        except Exception as exc:   # no door after all: stop it whole, as a door-less kind
+            self.truth.write("hop.door_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
+            return self._retire(placement, hop, due)
+        closed = self._closed(placement, hop, due, door=True)
+        self.ahead.learn(stop_s=closed - stopping)
+        finisher = threading.Thread(target=self._finish, args=(placement, hop), daemon=True,
+                                    name=f"finish-{self.service.name}-{hop}")
+        with self.finishing_lock:
+            self.finishing[placement.container.id] = placement
+        finisher.start()
+        return closed
+
+    def _finish(self, placement: Placement, hop: int) -> None:
+        """An old instance whose door is closed: wait for it to end by itself, at most the drain
+        limit, then stop it; remove it. Whoever takes it from `finishing` first (this thread, or
+        shutdown) does it."""
+        limit = self.service.hop.drain_limit_s
+        ended = Instances.wait_exit(placement.container, limit)
+        with self.finishing_lock:
+            if self.finishing.pop(placement.container.id, None) is None:
+                return   # shutdown took it
+        try:
+            present = Instances.halt(placement.container)
+            self.truth.write("hop.old_exited", service=self.service.name, hop=hop, port=placement.port,
+                             container=placement.container.id, drained=ended,
+                             **({} if ended else {"reason": f"connections still held after the drain limit ({limit:g} s)"}))
+            if present:
+                remove(placement.container)
+        except Exception as exc:
+            self.truth.write("hop.old_stop_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
+            remove(placement.container)
+        self.ports.release(placement.port)
+        self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
+                         container=placement.container.id)
+
     def shutdown(self) -> None:
+        with self.finishing_lock:
+            finishing, self.finishing = list(self.finishing.values()), {}
+        for p in finishing:   # old instances still finishing held connections: cut now
+            Instances.stop(p.container)
+            self.ports.release(p.port)
+            self.truth.write("hop.old_stopped", service=self.service.name, hop=p.hop, port=p.port,
+                             container=p.container.id, reason="the controller stopped")
         if self.current:
             p = self.current
             self.current = None

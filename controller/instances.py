@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 
 import docker
+import requests
 from docker.errors import APIError, NotFound
 
 from mtdlab.contract import flags, keys, labels
 from mtdlab.contract.catalog import SERVICE_KINDS
+from mtdlab.contract.wait import PortRefuses, wait_for
 from mtdlab.inlab.launch import start_in_namespace
 from mtdlab.inlab.probes import wait_ready
 
@@ -27,6 +30,10 @@ class OverLabNetwork:
 
     def wait_ready(self, probe: str, port: int, timeout: float, alive, expect: str) -> tuple[str, int]:
         return wait_ready(probe, self.target_ip, port, timeout, alive=alive, expect=expect)
+
+    def wait_refused(self, port: int, timeout: float) -> None:
+        """Until the port refuses new connections, as a scanner on the lab network would see it."""
+        wait_for(PortRefuses(self.target_ip, port), timeout, interval=0.01)
 
 
 class Instances:
@@ -80,6 +87,28 @@ class Instances:
         except NotFound:
             return False
         return True
+
+    @staticmethod
+    def close_door(container) -> None:
+        """SIGUSR1: the instance stops accepting new connections and goes on serving the ones it
+        holds, then exits by itself (services/<kind>/start; kinds with `door` only)."""
+        container.kill(signal="SIGUSR1")
+
+    @staticmethod
+    def wait_exit(container, timeout: float) -> bool:
+        """Until it exits by itself (True), or timeout seconds (False). In waits of at most a
+        minute, below the fence's 150 s timeout for one call."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                container.wait(timeout=min(60.0, left))
+                return True
+            except NotFound:
+                return True
+            except (requests.exceptions.RequestException, APIError):
+                if not Instances.running(container):
+                    return True
+        return False
 
     @staticmethod
     def stop(container, timeout: int = 5) -> None:

@@ -163,7 +163,8 @@ def main() -> int:
     log(f"lab {lab}, run {run_id}, target {target_ip}; {len(leftovers)} leftover instance(s) "
         + ("to reconcile" if adopting else "removed"))
 
-    proxy = Proxy(proxy_container, PROXY_CONF_DIR, proxy_ip, run_id)
+    proxy = Proxy(proxy_container, PROXY_CONF_DIR, proxy_ip, run_id,
+                  shutdown_s=max([10.0] + [s.hop.drain_limit_s for s in scenario.services]))
     try:
         until(lambda: proxy.live_generation() is not None, "proxy status port", 30, interval=0.1)
     except Timeout as exc:

@@ -5,6 +5,7 @@ and each server block says which service it carries, to which port, and why.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -23,7 +24,9 @@ class Route:
     since_hop: int
 
 
-def render(routes: list[Route], generation: str) -> str:
+def render(routes: list[Route], generation: str, shutdown_s: float = 10) -> str:
+    """shutdown_s: how long a worker of an earlier configuration keeps its TCP sessions; at least
+    the longest drain limit, so an old instance's held connections are not cut at the proxy first."""
     http = [r for r in routes if r.mode == "http"]
     stream = [r for r in routes if r.mode == "stream"]
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -38,8 +41,10 @@ def render(routes: list[Route], generation: str) -> str:
         "pid /tmp/nginx.pid;",
         "error_log stderr notice;",
         "# Bounds how long an old worker may keep long-lived connections (TCP streams) after a",
-        "# reload; the controller waits for old workers to exit before it stops an old instance.",
-        "worker_shutdown_timeout 10s;",
+        "# reload: the longest drain limit of the scenario's services. The controller waits for old",
+        "# workers to exit before it stops an old HTTP instance; a Redis or SSH instance closes its",
+        "# door at the hop's moment and serves what it holds until it ends or the drain limit passes.",
+        f"worker_shutdown_timeout {int(math.ceil(shutdown_s))}s;",
         "include /etc/nginx/modules-enabled/*.conf;",
         "",
         "events { worker_connections 1024; }",

@@ -24,7 +24,7 @@ from .nginx_conf import STATUS_PORT, Route, render
 CONF_DIR_IN_PROXY = "/etc/nginx/mtdlab"
 LIST_WORKERS = ["/opt/mtdlab/proxy/workers"]
 RELOAD = ["/opt/mtdlab/proxy/reload"]          # prints the old workers, then SIGHUPs the master
-WAIT_GONE = "/opt/mtdlab/proxy/wait-gone"      # SECONDS PID...: polls inside the proxy
+DRAINED = "/opt/mtdlab/proxy/drained"          # SECONDS HTTP_PORTS IP:PORT PID...: polls inside the proxy
 STATUS_READ_S = 1.0        # one read of the proxy's status port, in all
 STATUS_MAX_BYTES = 4096    # the answer is a few dozen bytes
 
@@ -34,8 +34,10 @@ class ProxyConfigError(RuntimeError):
 
 
 class Proxy:
-    def __init__(self, container, conf_dir: Path, proxy_ip: str, run_id: str):
+    def __init__(self, container, conf_dir: Path, proxy_ip: str, run_id: str, shutdown_s: float = 10):
         self.container = container
+        self.shutdown_s = shutdown_s   # nginx's worker_shutdown_timeout (nginx_conf.render)
+        self.http_ports: set[int] = set()
         self.conf_dir = Path(conf_dir)
         self.proxy_ip = proxy_ip
         self.run_id = run_id
@@ -50,7 +52,8 @@ class Proxy:
         self.generation += 1
         gen = f"{self.run_id}.{self.generation}"
         candidate = self.conf_dir / "nginx.conf.next"
-        candidate.write_text(render(routes, gen))
+        candidate.write_text(render(routes, gen, self.shutdown_s))
+        self.http_ports = {r.proxy_port for r in routes if r.mode == "http"}
         code, out = self._exec(["nginx", "-t", "-q", "-c", f"{CONF_DIR_IN_PROXY}/nginx.conf.next"])
         if code != 0:
             candidate.unlink(missing_ok=True)
@@ -91,8 +94,10 @@ class Proxy:
         except OSError:
             return ""
 
-    def wait_drained(self, timeout: float = 15.0) -> None:
-        """Until no nginx worker of an earlier configuration is still shutting down."""
+    def wait_drained(self, timeout: float | None = None) -> None:
+        """Until no nginx worker of an earlier configuration is still shutting down (by default at
+        most until nginx itself ends their held sessions, worker_shutdown_timeout, and 5 s)."""
+        timeout = self.shutdown_s + 5 if timeout is None else timeout
         draining = lambda: set(int(x) for x in self._exec([*LIST_WORKERS, "shutting-down"])[1].split() if x.isdigit())
         try:
             wait_for(Condition(lambda: not draining(), "old nginx workers gone",
@@ -100,11 +105,13 @@ class Proxy:
         except Timeout as exc:
             raise ProxyConfigError(str(exc)) from None
 
-    def drain(self, old_workers: set[int], timeout: int = 15) -> None:
-        """Wait until the workers of the previous configuration have all exited (one exec that
-        polls inside the proxy, not one exec per poll)."""
+    def drain(self, old_workers: set[int], upstream: tuple[str, int], timeout: float = 15) -> None:
+        """Wait until no worker of an earlier configuration can still carry a request to the old
+        instance at upstream: each has exited, or is shutting down holding no HTTP connection and
+        none to that instance (proxy/drained: one exec that polls inside the proxy)."""
         if not old_workers:
             return
-        code, out = self._exec([WAIT_GONE, str(timeout), *map(str, sorted(old_workers))])
+        code, out = self._exec([DRAINED, f"{timeout:g}", ",".join(map(str, sorted(self.http_ports))),
+                                f"{upstream[0]}:{upstream[1]}", *map(str, sorted(old_workers))])
         if code != 0:
-            raise ProxyConfigError(f"old nginx workers {sorted(old_workers)} not gone after {timeout} s: {out.strip()}")
+            raise ProxyConfigError(f"old nginx workers {sorted(old_workers)} not drained after {timeout:g} s: {out.strip()}")

@@ -9,7 +9,8 @@ PHASES = [
     ("until_ready", "hop.instance_started", "hop.ready", "the new instance answers its protocol"),
     ("proxy_switch", "hop.ready", "hop.proxy_switched", "nginx -t, reload, new generation confirmed"),
     ("drain", "hop.proxy_switched", "hop.drained", "old nginx workers exited"),
-    ("stop_old", "hop.old_stopping", "hop.old_exited", "old instance stopped (SIGTERM): its port is closed"),
+    ("close_old", "hop.old_stopping", "hop.old_closed", "the old port refuses new connections (door closed, or instance stopped)"),
+    ("held", "hop.old_closed", "hop.old_exited", "the old instance finished the connections it held, or was stopped"),
     ("remove_old", "hop.old_exited", "hop.old_stopped", "old instance removed"),
     ("new_port_live", "hop.decided", "hop.proxy_switched", "decision until users are served by the new port"),
     ("total", "hop.decided", "hop.done", "whole hop"),
@@ -28,7 +29,7 @@ def phase_samples(events: list[dict]) -> dict[str, dict[str, list[float]]]:
         if "hop.done" not in t:
             continue
         for name, a, b, _ in PHASES:
-            if a in t and b in t:    # logs from before hop.old_exited have no stop_old / remove_old
+            if a in t and b in t:    # logs from before hop.old_closed have no close_old / held
                 out.setdefault(name, {}).setdefault(service, []).append(t[b] - t[a])
     return out
 
@@ -44,7 +45,7 @@ ON_TIME_S = 0.05     # a switch within this of its moment is on time (issue 13's
 
 
 def schedule_summary(events: list[dict], digits: int = 4) -> dict:
-    """How close each hop came to its moment: late_s of hop.old_exited (actual - scheduled close
+    """How close each hop came to its moment: late_s of hop.old_closed (actual - scheduled close
     of the old port; negative is early) over the hops that had a moment (due_wall), apart for
     those that could begin ahead as planned and those that could not (the interval, a pause or
     the previous hop left no room); and the realised interval between consecutive switches
@@ -52,7 +53,8 @@ def schedule_summary(events: list[dict], digits: int = 4) -> dict:
     decided = {(e["service"], e["hop"]): e for e in events if e["event"] == "hop.decided" and "due_wall" in e}
     ahead, late_begun, switched, drawn = [], [], {}, {}
     for e in events:
-        if e["event"] == "hop.old_exited":
+        # hop.old_closed; logs from before it carried late_s on hop.old_exited
+        if e["event"] == "hop.old_closed" or (e["event"] == "hop.old_exited" and "late_s" in e):
             switched.setdefault(e["service"], []).append(e["wall"])
             d = decided.get((e["service"], e["hop"]))
             if d is not None and "late_s" in e:

@@ -2,7 +2,7 @@
 
 A placement's port is *surely open* from hop.ready until the controller starts to stop it
 (hop.old_stopping / service.stopped), and *possibly open* from hop.instance_started until it
-is gone (hop.old_exited, hop.old_stopped, hop.new_removed, hop.start_failed, service.stopped, or a later
+is closed to new connections or gone (hop.old_closed, hop.old_exited, hop.old_stopped, hop.new_removed, hop.start_failed, service.stopped, or a later
 controller's start, which removes what a killed controller left). Judging an observation
 against both bounds is what makes "explained by a hop" precise.
 """
@@ -127,7 +127,7 @@ def read_truth(path: str | Path) -> Truth:
         elif kind in ("hop.old_stopping",):
             if e["container"] in live:
                 live[e["container"]].closing = t
-        elif kind in ("hop.old_exited", "hop.old_stopped", "hop.new_removed", "service.stopped"):
+        elif kind in ("hop.old_closed", "hop.old_exited", "hop.old_stopped", "hop.new_removed", "service.stopped"):
             close(e["container"], t)
         elif kind == "hop.start_failed" and e.get("container"):
             close(e["container"], t)

@@ -22,6 +22,11 @@ class ServiceKind:
     # (SIGINT) takes 0.4-0.6 s, long and uneven enough to miss the hop's moment
     # (controller/ahead.py); nothing of a web instance needs a clean exit, so it is killed.
     stop_signal: str = "SIGTERM"
+    # Whether an old instance can close its door: stop accepting new connections at the hop's
+    # moment while the ones it holds go on (services/<kind>/start does it on SIGUSR1, then exits
+    # once they have ended). Redis and SSH can; gunicorn cannot stop listening and keep its
+    # connections, and the proxy's reload ends a user's idle HTTP keep-alive connection anyway.
+    door: bool = False
 
     def command(self, port: int) -> list[str]:
         return [f"/opt/mtdlab/services/{self.name}/start", str(port)]
@@ -33,7 +38,7 @@ class ServiceKind:
 # Redis has no banner (nmap knows it by its replies). Those two keep their true identity.
 SERVICE_KINDS = {
     "web": ServiceKind("web", "http", "http", 8080, ("http",), "Gunicorn", "HTTP Server header", "SIGKILL"),
-    "ssh": ServiceKind("ssh", "ssh", "stream", 2222, ("ssh",), "OpenSSH", None),
-    "redis": ServiceKind("redis", "redis", "stream", 6379, ("redis",), "Redis key-value store", None),
+    "ssh": ServiceKind("ssh", "ssh", "stream", 2222, ("ssh",), "OpenSSH", None, door=True),
+    "redis": ServiceKind("redis", "redis", "stream", 6379, ("redis",), "Redis key-value store", None, door=True),
     "ftp": ServiceKind("ftp", "ftp", "stream", 2121, ("ftp",), "vsftpd", "FTP greeting"),
 }

@@ -68,6 +68,8 @@ _TABLE = [
           low_inclusive=True, whole=True, noun="a whole number"),
     Limit("duration_s", 0, 3600, "s", "one run; the legitimate client, the attacker and every in-lab client stop by then"),
     Limit("interval_s", 0, 86400, "s", "any hop interval, slot or `choice` value"),
+    Limit("hop.drain_limit_s", 0, 600, "s", "how long an old instance may finish held connections after its port "
+          "closed (default 30); the proxy keeps old sessions as long", low_inclusive=True),
     Limit("keyed.grace_s", 0, 43200, "s", "below half the slot too (checked with the slot)", low_inclusive=True),
     Limit("keyed.lead_s", 0, 43200, "s", "below half the slot too (checked with the slot)"),
     Limit("port", 1024, 65535, "", "proxy ports, the SAPP gateway's port, the flood's base port", low_inclusive=True,

@@ -30,6 +30,9 @@ MAX_FILE_BYTES = 256 * 1024   # no scenario comes near it; larger files are refu
 class HopPolicy:
     interval: IntervalLaw
     pool: PortPool
+    # Seconds an old instance may go on serving the connections it holds after its port closed
+    # to new ones (kinds that can: Redis, SSH); then it is stopped. docs/scenario.md.
+    drain_limit_s: float = 30.0
 
     @property
     def hops(self) -> bool:
@@ -193,8 +196,9 @@ def _sapp(r: Optional[Reader], services: tuple[Service, ...]) -> Optional[Sapp]:
 
 
 def _hop(r: Reader) -> HopPolicy:
-    r.only("interval", "pool")
-    return HopPolicy(_interval(r.child("interval")), _pool(r.child("pool")))
+    r.only("interval", "pool", "drain_limit_s")
+    return HopPolicy(_interval(r.child("interval")), _pool(r.child("pool")),
+                     r.bounded("drain_limit_s", "hop.drain_limit_s", default=HopPolicy.drain_limit_s))
 
 
 def _banner(r: Optional[Reader], kind: str, hop: HopPolicy) -> Banner:

@@ -98,6 +98,24 @@ class PortOpen(Strategy):
         return f"logs: {self.logs()}" if self.logs else ""
 
 
+
+class PortRefuses(Strategy):
+    """A TCP port refuses new connections (a reset: closed, as a scanner sees it), whatever the
+    connections it already holds are doing."""
+
+    def __init__(self, host: str, port: int, what: str | None = None):
+        self.host, self.port = host, port
+        self.what = what or f"{host}:{port} refusing new connections"
+
+    def check(self, left: float) -> bool:
+        try:
+            socket.create_connection((self.host, self.port), timeout=min(1.0, max(0.1, left))).close()
+        except ConnectionRefusedError:
+            return True
+        except OSError as exc:
+            raise NotYet(f"{type(exc).__name__}: {exc}") from None
+        raise NotYet("still accepted a connection")
+
 class LogLine(Strategy):
     """A container's logs contain a line with text (a program saying it is listening)."""
 

@@ -245,10 +245,10 @@ class LiveState:
             p = self.live.get(str(e["container"]))
             if p is not None and p.closing is None:
                 p.closing = t
-        elif kind in ("hop.old_exited", "hop.old_stopped", "hop.new_removed", "service.stopped") or \
+        elif kind in ("hop.old_closed", "hop.old_exited", "hop.old_stopped", "hop.new_removed", "service.stopped") or \
                 (kind == "hop.start_failed" and e.get("container")):
-            p = self._close(str(e["container"]), t)      # None if closed already (exited, then removed)
-            if kind in ("hop.old_exited", "hop.old_stopped") and p is not None:
+            p = self._close(str(e["container"]), t)      # None if closed already (closed, exited, then removed)
+            if kind in ("hop.old_closed", "hop.old_exited", "hop.old_stopped") and p is not None:
                 self._say(e, f"{s.name}: old port {p.port} closed")
                 if p.ready is not None and p.stay is not None:   # a complete life: moved on by a hop
                     s.extra_sum += (p.closed - p.started) - p.stay

@@ -7,7 +7,7 @@ from mtdlab.analysis.hoplatency import schedule_summary
 def hop(service, n, decided, due, ahead, exited, stay):
     return [{"event": "hop.decided", "service": service, "hop": n, "wall": decided, "mono": decided,
              "due_wall": due, "ahead_s": ahead, "stay_s": stay},
-            {"event": "hop.old_exited", "service": service, "hop": n, "wall": exited, "mono": exited,
+            {"event": "hop.old_closed", "service": service, "hop": n, "wall": exited, "mono": exited,
              "late_s": exited - due}]
 
 
@@ -27,3 +27,9 @@ def test_a_log_without_moments_has_no_lateness():
     events = [{"event": "hop.old_exited", "service": "ssh", "hop": 1, "wall": 3.0, "mono": 3.0}]
     figures = schedule_summary(events)
     assert figures["begun_ahead"]["n"] == 0 and figures["begun_ahead"]["max"] is None
+
+
+def test_logs_from_before_hop_old_closed_read_lateness_from_hop_old_exited():
+    events = [{**e, "event": "hop.old_exited"} if e["event"] == "hop.old_closed" else e
+              for e in hop("web", 1, 9.0, 10.0, 1.0, 10.01, 5.0)]
+    assert schedule_summary(events)["begun_ahead"]["n"] == 1

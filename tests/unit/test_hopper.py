@@ -13,15 +13,24 @@ from mtdlab.contract.scenario import Banner, HopPolicy, Service
 from mtdlab.contract.schedule import IntervalLaw, PortPool
 
 
-def fake_redis() -> int:
-    """A listener that answers PING with +PONG, on a free loopback port."""
+LISTENERS: dict[int, socket.socket] = {}
+
+
+def fake_redis(port: int = 0) -> int:
+    """A listener that answers PING with +PONG, on a free loopback port (or port again, after a
+    fake instance closed its door there)."""
     srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
     srv.listen(16)
+    LISTENERS[srv.getsockname()[1]] = srv
 
     def serve():
         while True:
-            conn, _ = srv.accept()
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return     # the door closed
             with conn:
                 if conn.recv(64).startswith(b"PING"):
                     conn.sendall(b"+PONG\r\n")
@@ -30,9 +39,24 @@ def fake_redis() -> int:
 
 
 class FakeContainer:
-    def __init__(self, name):
+    def __init__(self, name, port=None, held_s=0.0):
         self.id = self.name = name
-        self.status, self.removed = "running", False
+        self.status, self.removed, self.port, self.held_s = "running", False, port, held_s
+        self.signals = []
+
+    def kill(self, signal):
+        """SIGUSR1 closes the door: the port refuses from now; the instance ends held_s later."""
+        self.signals.append(signal)
+        LISTENERS.pop(self.port).close()
+
+    def wait(self, timeout):
+        import requests
+        if self.held_s > timeout:        # a connection still held when the wait gives up
+            time.sleep(timeout)
+            raise requests.exceptions.ReadTimeout("read timed out")
+        time.sleep(self.held_s)
+        self.status = "exited"
+        return {"StatusCode": 0}
 
     def reload(self):
         pass
@@ -48,15 +72,18 @@ class FakeContainer:
 
 
 class FakeInstances:
-    def __init__(self, start_s=0.0):
+    def __init__(self, start_s=0.0, held_s=0.0):
         self.started, self.start_s = [], start_s     # start_s: how long a start takes (docker's ~0.1 s)
+        self.held_s = held_s                         # how long a closed instance's connections go on
 
     def flag(self, service, hop):
         return None          # not a class lab
 
     def start(self, service, kind, port, hop, banner=None, flag=None):
         time.sleep(self.start_s)
-        c = FakeContainer(f"{service}-{hop}-{len(self.started)}")
+        if port not in LISTENERS:
+            fake_redis(port)
+        c = FakeContainer(f"{service}-{hop}-{len(self.started)}", port, self.held_s)
         self.started.append(c)
         return c
 
@@ -75,17 +102,22 @@ class FakeProxy:
     def confirm_live(self, gen):
         pass
 
-    def drain(self, workers):
+    def drain(self, workers, upstream=None):
         if self.drain_fails:
             raise ProxyConfigError("old workers still running")
 
 
-def make(tmp_path, proxy, period_s=1.0, start_s=0.0):
+def make(tmp_path, proxy, period_s=1.0, start_s=0.0, door=False, held_s=0.0, drain_limit_s=30.0):
+    """A Redis-speaking service; door=False stops old instances whole (as web and ftp)."""
     ports = sorted(fake_redis() for _ in range(2))
     svc = Service("cache", "redis", 6379, HopPolicy(IntervalLaw("fixed", period_s=period_s),
-                                                   PortPool(tuple((p, p) for p in ports))), Banner("random-static", "common"))
+                                                   PortPool(tuple((p, p) for p in ports)), drain_limit_s),
+                  Banner("random-static", "common"))
     truth = EventLog(tmp_path / "truth.jsonl")
-    h = Hopper(svc, 1, FakeInstances(start_s), proxy, RouteTable(), PortBook(), truth, "127.0.0.1", threading.Event())
+    h = Hopper(svc, 1, FakeInstances(start_s, held_s), proxy, RouteTable(), PortBook(), truth, "127.0.0.1",
+               threading.Event())
+    assert h.doors        # Redis has a door behind the nginx proxy
+    h.doors = door
     return h, ports
 
 
@@ -99,8 +131,8 @@ def test_make_before_break_with_fakes(tmp_path):
     first = h.current
     h.hop(1, 1.0)
     assert h.current.port != first.port and first.container.removed and not h.current.container.removed
-    assert kinds(tmp_path)[-9:] == ["hop.decided", "hop.instance_started", "hop.ready", "hop.proxy_switched",
-                                    "hop.drained", "hop.old_stopping", "hop.old_exited", "hop.old_stopped", "hop.done"]
+    assert kinds(tmp_path)[-10:] == ["hop.decided", "hop.instance_started", "hop.ready", "hop.proxy_switched",
+                                    "hop.drained", "hop.old_stopping", "hop.old_closed", "hop.old_exited", "hop.old_stopped", "hop.done"]
 
 
 def test_rejected_config_keeps_the_old_instance_and_restores_routes(tmp_path):
@@ -137,14 +169,14 @@ def events(tmp_path, kind):
 
 def test_a_hop_with_a_moment_begins_ahead_and_closes_the_old_port_at_it(tmp_path):
     """The old instance is stopped to be gone at the hop's moment; the truth log has both the
-    moment (hop.decided due_wall) and when the port closed (hop.old_exited late_s)."""
+    moment (hop.decided due_wall) and when the port closed (hop.old_closed late_s)."""
     h, _ = make(tmp_path, FakeProxy())
     h.hop(0, 1.0)
     for hop in range(1, 4):
         due, stop_s = time.monotonic() + h.ahead.begin_s(), h.ahead.stop_s()
         assert h.hop(hop, 1.0, due=due) >= due - stop_s      # not stopped before it had to be
     decided = events(tmp_path, "hop.decided")[-1]
-    exited = events(tmp_path, "hop.old_exited")
+    exited = events(tmp_path, "hop.old_closed")
     assert abs(decided["due_wall"] - decided["wall"] - decided["ahead_s"]) < 0.05
     # Once it has seen this service's (instant, fake) stops, the old port closes at the moment.
     assert abs(exited[-1]["late_s"]) < 0.05, exited
@@ -158,12 +190,12 @@ def test_the_schedule_runs_from_moment_to_moment_so_hops_do_not_stretch_it(tmp_p
     runner = threading.Thread(target=h.run, daemon=True)
     runner.start()
     wait_for_events = time.monotonic() + 20
-    while len(events(tmp_path, "hop.old_exited")) < 9 and time.monotonic() < wait_for_events:
+    while len(events(tmp_path, "hop.old_closed")) < 9 and time.monotonic() < wait_for_events:
         time.sleep(0.05)
     h.stop.set()
     h.control.notify()
     runner.join(5)
-    walls = [e["wall"] for e in events(tmp_path, "hop.old_exited")][:9]
+    walls = [e["wall"] for e in events(tmp_path, "hop.old_closed")][:9]
     assert len(walls) == 9
     mean = (walls[-1] - walls[0]) / 8
     assert abs(mean - 0.4) < 0.03, mean
@@ -184,3 +216,54 @@ def test_ahead_learns_a_high_prepare_and_a_median_stop():
         a.learn(prepare_s=60)
         a.learn(stop_s=60)
     assert a.prepare_s() == MAX_S and a.stop_s() == 2.0
+
+
+def wait_event(tmp_path, kind, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not (found := events(tmp_path, kind)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return found
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_a_door_closes_the_old_port_at_once_and_the_instance_ends_when_its_connections_have(tmp_path):
+    h, _ = make(tmp_path, FakeProxy(), door=True, held_s=0.3)
+    h.hop(0, 1.0)
+    first = h.current
+    h.hop(1, 1.0)
+    # The hop is done once the door closed: the old port refuses, the old instance is still there.
+    assert first.container.signals == ["SIGUSR1"] and refused(first.port) and not first.container.removed
+    assert events(tmp_path, "hop.old_closed")[-1]["door"] is True and not events(tmp_path, "hop.drained")[1:]
+    exited = wait_event(tmp_path, "hop.old_exited")        # its connections ended 0.3 s later
+    assert exited and exited[-1]["drained"] is True
+    assert wait_event(tmp_path, "hop.old_stopped") and first.container.removed
+    closed, gone = events(tmp_path, "hop.old_closed")[-1]["mono"], exited[-1]["mono"]
+    assert 0.25 < gone - closed < 2.0
+
+
+def test_connections_held_past_the_drain_limit_are_cut(tmp_path):
+    h, _ = make(tmp_path, FakeProxy(), door=True, held_s=60.0, drain_limit_s=0.3)
+    h.hop(0, 1.0)
+    first = h.current
+    h.hop(1, 1.0)
+    exited = wait_event(tmp_path, "hop.old_exited")
+    assert exited and exited[-1]["drained"] is False and "drain limit (0.3 s)" in exited[-1]["reason"]
+    assert wait_event(tmp_path, "hop.old_stopped") and first.container.status == "exited" and first.container.removed
+
+
+def test_shutdown_cuts_old_instances_still_finishing(tmp_path):
+    h, _ = make(tmp_path, FakeProxy(), door=True, held_s=60.0)
+    h.hop(0, 1.0)
+    first = h.current
+    h.hop(1, 1.0)
+    h.shutdown()
+    assert first.container.removed and h.current is None
+    stopped = events(tmp_path, "hop.old_stopped")
+    assert stopped[-1]["container"] == first.container.id and stopped[-1]["reason"] == "the controller stopped"
