@@ -11,7 +11,8 @@ read from the engine every 10 s).
 
 --many N makes the scenario instead: N services of the four kinds in turn (web, ssh, redis, ftp),
 exponential intervals with the mean given, each its own pool of 100 ports and its own proxy port,
-and a legitimate user at --rate requests/s against the first web service.
+a legitimate user at --rate requests/s against the first web service, and users of every service
+in turn (mtdlab.inlab.spread, --spread-rate connections/s, each checked in its protocol).
 """
 from __future__ import annotations
 
@@ -49,6 +50,38 @@ def many_services(n: int, mean_s: float, rate: float, duration: float) -> str:
     return "\n".join(lines + ["legit:", f"  rate_per_s: {rate:g}", ""])
 
 
+class SpreadUsers(threading.Thread):
+    """--many: once every service is placed, legitimate users of all of them (mtdlab.inlab.spread,
+    run in the lab's controller container: on the lab network, with the run's Redis password)."""
+
+    def __init__(self, project_prefix: str, truth: Path, scenario, rate: float, seconds: float):
+        super().__init__(daemon=True)
+        self.prefix, self.truth, self.scenario, self.rate, self.seconds = project_prefix, truth, scenario, rate, seconds
+        self.result: dict | None = None
+
+    def run(self) -> None:
+        names = {s.name for s in self.scenario.services}
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            events = list(read_events(self.truth)) if self.truth.exists() else []
+            if names <= {e["service"] for e in events if e["event"] == "hop.done"}:
+                break
+            time.sleep(1)
+        else:
+            self.result = {"error": "the services were not all placed within 300 s"}
+            return
+        started = next(e for e in events if e["event"] == "controller.started")
+        controller = next(c for c in docker.from_env().containers.list(filters={"label": "mtdlab.role=controller"})
+                          if c.labels.get("com.docker.compose.project", "").startswith(self.prefix))
+        targets = [f"{s.kind}:{s.proxy_port}" for s in self.scenario.services]
+        out = controller.exec_run(["python3", "-m", "mtdlab.inlab.spread", started["proxy_ip"], f"{self.rate:g}",
+                                   f"{self.seconds:g}", *targets])
+        try:
+            self.result = json.loads(out.output.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            self.result = {"error": out.output.decode()[-2000:]}
+
+
 class ControllerCpu(threading.Thread):
     """Samples the run's controller container: (monotonic time, CPU seconds used so far)."""
 
@@ -65,12 +98,19 @@ class ControllerCpu(threading.Thread):
                     self.samples.append((time.monotonic(), stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9))
 
     def share_of_one_core(self) -> dict:
-        if len(self.samples) < 2:
-            return {"mean": None, "samples": len(self.samples)}
-        (t0, c0), (t1, c1) = self.samples[0], self.samples[-1]
-        steps = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(self.samples, self.samples[1:])]
+        # A container that is stopping reports no CPU time: only samples up to the first that
+        # does not grow (the run's end) count.
+        kept = self.samples[:1]
+        for t, c in self.samples[1:]:
+            if c < kept[-1][1] or c == 0:
+                break
+            kept.append((t, c))
+        if len(kept) < 2:
+            return {"mean": None, "samples": len(kept)}
+        (t0, c0), (t1, c1) = kept[0], kept[-1]
+        steps = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(kept, kept[1:])]
         return {"mean": round((c1 - c0) / (t1 - t0), 4), "max_10s": round(max(steps), 4),
-                "over_s": round(t1 - t0, 1), "samples": len(self.samples)}
+                "over_s": round(t1 - t0, 1), "samples": len(kept)}
 
 
 def main() -> int:
@@ -80,7 +120,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None, help="JSON (default bench/results/load-NAME.json)")
     ap.add_argument("--many", type=int, default=None, help="make a scenario of this many services instead")
     ap.add_argument("--mean", type=float, default=5.0, help="--many: mean hop interval, s (default 5)")
-    ap.add_argument("--rate", type=float, default=20.0, help="--many: legitimate requests/s (default 20)")
+    ap.add_argument("--rate", type=float, default=20.0, help="--many: legitimate requests/s to the first web service (default 20)")
+    ap.add_argument("--spread-rate", type=float, default=25.0,
+                    help="--many: connections/s spread over every service, each in its own protocol (default 25)")
     args = ap.parse_args()
     if args.many:
         args.scenario = Path(tempfile.mkdtemp(prefix="mtdbench-")) / f"many-{args.many}.yaml"
@@ -90,9 +132,17 @@ def main() -> int:
     cpu = ControllerCpu(f"mtdrun-{scenario.name[:16]}-")
     cpu.start()
     with tempfile.TemporaryDirectory() as tmp:
+        spread = None
+        if args.many:   # users of every service, over three quarters of the run (placing 50 takes a while)
+            length = args.duration or scenario.duration_s
+            spread = SpreadUsers(f"mtdrun-{scenario.name[:16]}-", Path(tmp) / "run" / "truth.jsonl", scenario,
+                                 args.spread_rate, max(10.0, 0.75 * length))
+            spread.start()
         folder = run_scenario(args.scenario, args.duration, Path(tmp) / "run",
                               say=lambda m: print(f"bench: {m}", file=sys.stderr, flush=True))
         cpu.done.set()
+        if spread:
+            spread.join(60)
         events = list(read_events(folder / "truth.jsonl"))
         legit = summarize(read_load(folder / "legit.jsonl")) if (folder / "legit.jsonl").exists() else None
         duration = json.loads((folder / "run.json").read_text())["duration_s"]
@@ -113,6 +163,7 @@ def main() -> int:
         "schedule_error_s": {k: schedule[k] for k in ("begun_ahead", "begun_late")},
         "hop_latency_s": phase_summary(events),
         "controller_cpu_of_one_core": cpu.share_of_one_core(),
+        **({"users_of_every_service": spread.result} if spread else {}),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -10,13 +10,18 @@ A hop, in the order the truth log records it:
   hop.proxy_switched   nginx -t passed, nginx reloaded, the new generation answers (switches of
                        services that hop at about the same time share one reload: switchboard.py)
                        (behind a SAPP gateway: the gateway's map names the new port)
-  hop.drained          every nginx worker of the old configuration has exited
-                       (SAPP: no connection to the old port is left)
-                       (hop.drain_timeout if they outlived the bound; the hop goes on)
-  hop.old_stopping     timed so that the old instance is gone at the hop's moment
-  hop.old_exited       the old instance has exited: its port is closed (late_s: after the moment)
-  hop.old_stopped      ... and removed
+  hop.drained          (kinds without a door: FTP, and behind a SAPP gateway) no worker of the
+                       old configuration relays to the old instance any more (SAPP: no
+                       connection to the old port is left; hop.drain_timeout if they outlived
+                       the bound; the hop goes on)
+  hop.old_stopping     timed so that the old port closes at the hop's moment
+  hop.old_closed       the old port refuses new connections (late_s: after the moment). Web,
+                       Redis and SSH close their door (SIGUSR1) and go on serving what they
+                       hold; others are stopped whole
   hop.done
+  hop.old_exited       the old instance has exited (a door kind: once what it held ended, or
+                       at its drain limit, in the background)
+  hop.old_stopped      ... and removed
 The schedule is a sequence of moments, each the last plus the interval drawn for it, so the
 hops' own durations do not stretch it; a hop that cannot begin early enough (an interval
 shorter than a hop, a pause, a forced hop) begins at once and its lateness is logged.

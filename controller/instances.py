@@ -17,6 +17,7 @@ from docker.errors import APIError, NotFound
 from mtdlab.contract import flags, keys, labels
 from mtdlab.contract.catalog import SERVICE_KINDS
 from mtdlab.contract.wait import PortRefuses, wait_for
+from mtdlab.inlab import sshuser
 from mtdlab.inlab.launch import start_in_namespace
 from mtdlab.inlab.probes import wait_ready
 
@@ -38,9 +39,10 @@ class OverLabNetwork:
 
 class Instances:
     def __init__(self, client: docker.DockerClient, image: str, target, lab: str, run_id: str,
-                 bind: str | None = None):
+                 bind: str | None = None, ssh_user_key: str | None = None):
         self.client, self.image, self.target, self.lab, self.run_id = client, image, target, lab, run_id
         self.bind = bind   # "127.0.0.1" behind a SAPP gateway: instances listen on loopback only
+        self.ssh_user_key = ssh_user_key   # public key of the lab's SSH login (mtdlab.inlab.sshuser)
 
     def flag(self, service: str, hop: int) -> str | None:
         """The instance's classroom flag, in a class lab (its controller holds the team's flag key)."""
@@ -58,6 +60,8 @@ class Instances:
             env["MTDLAB_BANNER"] = banner
         if kind == "redis" and os.environ.get(keys.REDIS.env):
             env[keys.REDIS.env] = os.environ[keys.REDIS.env]   # the run's password (services/redis/start)
+        if kind == "ssh" and self.ssh_user_key:
+            env[sshuser.ENV] = self.ssh_user_key
         return start_in_namespace(self.client, self.image, SERVICE_KINDS[kind].command(port), name=name,
                                   target=self.target, environment=env, role=kind,
                                   stop_signal=SERVICE_KINDS[kind].stop_signal,

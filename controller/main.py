@@ -16,9 +16,10 @@ from pathlib import Path
 
 import docker
 
-from mtdlab.inlab import container
+from mtdlab.inlab import container, sshuser
 
 from mtdlab.contract import keys, labels
+from mtdlab.contract.catalog import SERVICE_KINDS
 from mtdlab.contract.events import EventLog, read_events
 from mtdlab.contract.sapp import service_codes
 from mtdlab.contract.view import attacker_view
@@ -28,7 +29,8 @@ from .gateway import Gateway
 from .hopper import Hopper, KeyedHopper, PortBook, RouteTable
 from .instances import Instances, OverLabNetwork, remove
 from .reconcile import decided_hops, reconcile
-from .proxy import Proxy
+from .nginx_conf import FRONT_STATUS_PORT
+from .proxy import Proxy, ProxyConfigError
 from .switchboard import Switchboard
 
 PROXY_CONF_DIR = Path("/etc/nginx/mtdlab")
@@ -140,7 +142,8 @@ def main() -> int:
     proxy_ip = shared_network_ip(proxy_container, me)
     run_id = secrets.token_hex(4)
     truth = EventLog(run_dir / "truth.jsonl")
-    instances = Instances(client, me.image.id, target, lab, run_id, bind="127.0.0.1" if scenario.sapp else None)
+    instances = Instances(client, me.image.id, target, lab, run_id, bind="127.0.0.1" if scenario.sapp else None,
+                          ssh_user_key=sshuser.make())
 
     # A controller that died (SIGKILL, crash) leaves instances behind. Where it can, this one
     # adopts them (controller/reconcile.py), so users see no outage; a SAPP lab's are removed
@@ -166,8 +169,13 @@ def main() -> int:
     proxy = Proxy(proxy_container, PROXY_CONF_DIR, proxy_ip, run_id,
                   shutdown_s=max([10.0] + [s.hop.drain_limit_s for s in scenario.services]))
     try:
-        until(lambda: proxy.live_generation() is not None, "proxy status port", 30, interval=0.1)
-    except Timeout as exc:
+        until(lambda: proxy.live_generation() is not None and proxy.live_generation(FRONT_STATUS_PORT) is not None,
+              "proxy status ports", 30, interval=0.1)
+        if not scenario.sapp:
+            # Users' HTTP connections live in the front, loaded once (controller/nginx_conf.py).
+            http = [(s.name, s.proxy_port) for s in scenario.services if SERVICE_KINDS[s.kind].proxy_mode == "http"]
+            log("proxy front loaded" if proxy.set_front(http) else "proxy front already live (kept: users' connections stay)")
+    except (Timeout, ProxyConfigError) as exc:
         raise SystemExit(f"controller: {exc}")
     front, readiness, gateway = proxy, None, None
     if scenario.sapp:

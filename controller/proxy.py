@@ -1,5 +1,8 @@
 """Switches the nginx proxy to new routes without dropping a request.
 
+The proxy runs two nginx masters (controller/nginx_conf.py): the front, loaded once when the
+controller starts (set_front), and the switch, which every hop changes as follows.
+
 apply(): write the candidate file, check it with `nginx -t`, and only then move it into
 place and reload (SIGHUP). A candidate that fails the check never replaces the live file.
 Each step in the proxy is one exec (the engine starts a process there; here 0.1-0.2 s each),
@@ -10,6 +13,7 @@ still reach the old instance when the controller stops it.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -19,12 +23,13 @@ from pathlib import Path
 from mtdlab.contract.wait import Condition, Timeout, wait_for
 
 from .instances import exec_in
-from .nginx_conf import STATUS_PORT, Route, render
+from .nginx_conf import FRONT_STATUS_PORT, STATUS_PORT, Route, render, render_front
 
 CONF_DIR_IN_PROXY = "/etc/nginx/mtdlab"
 LIST_WORKERS = ["/opt/mtdlab/proxy/workers"]
 RELOAD = ["/opt/mtdlab/proxy/reload"]          # prints the old workers, then SIGHUPs the master
-DRAINED = "/opt/mtdlab/proxy/drained"          # SECONDS HTTP_PORTS IP:PORT PID...: polls inside the proxy
+RELOAD_FRONT = ["sh", "-c", "kill -HUP $(cat /tmp/nginx-front.pid)"]
+DRAINED = "/opt/mtdlab/proxy/drained"          # SECONDS IP:PORT PID...: polls inside the proxy
 STATUS_READ_S = 1.0        # one read of the proxy's status port, in all
 STATUS_MAX_BYTES = 4096    # the answer is a few dozen bytes
 
@@ -37,7 +42,6 @@ class Proxy:
     def __init__(self, container, conf_dir: Path, proxy_ip: str, run_id: str, shutdown_s: float = 10):
         self.container = container
         self.shutdown_s = shutdown_s   # nginx's worker_shutdown_timeout (nginx_conf.render)
-        self.http_ports: set[int] = set()
         self.conf_dir = Path(conf_dir)
         self.proxy_ip = proxy_ip
         self.run_id = run_id
@@ -53,7 +57,6 @@ class Proxy:
         gen = f"{self.run_id}.{self.generation}"
         candidate = self.conf_dir / "nginx.conf.next"
         candidate.write_text(render(routes, gen, self.shutdown_s))
-        self.http_ports = {r.proxy_port for r in routes if r.mode == "http"}
         code, out = self._exec(["nginx", "-t", "-q", "-c", f"{CONF_DIR_IN_PROXY}/nginx.conf.next"])
         if code != 0:
             candidate.unlink(missing_ok=True)
@@ -64,10 +67,35 @@ class Proxy:
             raise ProxyConfigError(f"nginx reload failed: {out.strip()}")
         return gen, {int(x) for x in out.split() if x.isdigit()}
 
-    def live_generation(self) -> str | None:
+    def set_front(self, http: list[tuple[str, int]], timeout: float = 10.0) -> bool:
+        """Load the front for these (service, proxy_port): once, when the controller starts,
+        before the first placement. A restarted controller finds the same version live and
+        leaves it alone (a reload would end users' HTTP connections). True if it reloaded."""
+        version = hashlib.sha256(repr(sorted(http)).encode()).hexdigest()[:12]
+        if self.live_generation(FRONT_STATUS_PORT) == version:
+            return False
+        candidate = self.conf_dir / "front.conf.next"
+        candidate.write_text(render_front(http, version))
+        code, out = self._exec(["nginx", "-t", "-q", "-c", f"{CONF_DIR_IN_PROXY}/front.conf.next"])
+        if code != 0:
+            candidate.unlink(missing_ok=True)
+            raise ProxyConfigError(f"nginx -t rejected the front ({version}): {out.strip()}")
+        os.replace(candidate, self.conf_dir / "front.conf")
+        code, out = self._exec(RELOAD_FRONT)
+        if code != 0:
+            raise ProxyConfigError(f"the front's reload failed: {out.strip()}")
+        try:
+            wait_for(Condition(lambda: self.live_generation(FRONT_STATUS_PORT) == version, f"front {version} live"),
+                     timeout, interval=0.02)
+        except Timeout as exc:
+            raise ProxyConfigError(str(exc)) from None
+        return True
+
+    def live_generation(self, port: int = STATUS_PORT) -> str | None:
+        """The generation the switch serves (or, on FRONT_STATUS_PORT, the front's version)."""
         deadline = time.monotonic() + STATUS_READ_S
         try:
-            with socket.create_connection((self.proxy_ip, STATUS_PORT), timeout=STATUS_READ_S) as s:
+            with socket.create_connection((self.proxy_ip, port), timeout=STATUS_READ_S) as s:
                 s.sendall(b"GET /generation HTTP/1.0\r\n\r\n")
                 data = b""
                 # Bounded in time and size: a stuck or babbling status port cannot hold a hop.
@@ -106,12 +134,11 @@ class Proxy:
             raise ProxyConfigError(str(exc)) from None
 
     def drain(self, old_workers: set[int], upstream: tuple[str, int], timeout: float = 15) -> None:
-        """Wait until no worker of an earlier configuration can still carry a request to the old
-        instance at upstream: each has exited, or is shutting down holding no HTTP connection and
-        none to that instance (proxy/drained: one exec that polls inside the proxy)."""
+        """Wait until no worker of an earlier configuration still relays to the old instance at
+        upstream: each has exited, or holds no connection to it (sessions of other services keep
+        old workers alive up to the drain limit). proxy/drained: one exec polling inside the proxy."""
         if not old_workers:
             return
-        code, out = self._exec([DRAINED, f"{timeout:g}", ",".join(map(str, sorted(self.http_ports))),
-                                f"{upstream[0]}:{upstream[1]}", *map(str, sorted(old_workers))])
+        code, out = self._exec([DRAINED, f"{timeout:g}", f"{upstream[0]}:{upstream[1]}", *map(str, sorted(old_workers))])
         if code != 0:
             raise ProxyConfigError(f"old nginx workers {sorted(old_workers)} not drained after {timeout:g} s: {out.strip()}")

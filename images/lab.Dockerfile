@@ -31,7 +31,9 @@ RUN rm -f /etc/ssh/ssh_host_* && rm -f /etc/nginx/sites-enabled/default \
 # A tmpfs mounted over a folder of the image takes its mode: nginx (non-root) writes its temp files here.
  && chmod 1777 /var/lib/nginx \
 # The classroom workstation's user (workstation/): its home is a tmpfs, mounted at start.
- && useradd --uid 2000 --user-group --home-dir /home/student --no-create-home --shell /bin/bash student
+ && useradd --uid 2000 --user-group --home-dir /home/student --no-create-home --shell /bin/bash student \
+# The lab's SSH login (mtdlab.inlab.sshuser): by key only; '*' (not '!') so sshd does not call it locked.
+ && useradd --uid 2001 --user-group --home-dir /tmp --no-create-home --shell /bin/sh --password '*' labuser
 ENV PYTHONPATH=/opt/mtdlab PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 COPY mtdlab /opt/mtdlab/mtdlab
 COPY services /opt/mtdlab/services

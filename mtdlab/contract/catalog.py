@@ -17,15 +17,15 @@ class ServiceKind:
     nmap_names: tuple[str, ...]  # what nmap -sV calls this service when it identifies it right
     product: str                 # the product nmap -sV names for the real program
     banner: str | None           # where a replacement banner goes (None: not replaceable, see below)
-    # How an old instance is stopped, once the proxy has drained it (no user's request can reach
-    # it). gunicorn takes SIGTERM as "finish gracefully", ~0.8 s, and even its quick shutdown
+    # How an instance is stopped whole: a door-less kind's old instance once the proxy has
+    # drained it, any instance at shutdown or past its drain limit. gunicorn takes SIGTERM as "finish gracefully", ~0.8 s, and even its quick shutdown
     # (SIGINT) takes 0.4-0.6 s, long and uneven enough to miss the hop's moment
     # (controller/ahead.py); nothing of a web instance needs a clean exit, so it is killed.
     stop_signal: str = "SIGTERM"
     # Whether an old instance can close its door: stop accepting new connections at the hop's
     # moment while the ones it holds go on (services/<kind>/start does it on SIGUSR1, then exits
-    # once they have ended). Redis and SSH can; gunicorn cannot stop listening and keep its
-    # connections, and the proxy's reload ends a user's idle HTTP keep-alive connection anyway.
+    # once they have ended). Web, Redis and SSH can; vsftpd has no way to stop listening and
+    # keep its sessions, so it is stopped once no proxy worker relays to it.
     door: bool = False
 
     def command(self, port: int) -> list[str]:
@@ -37,7 +37,7 @@ class ServiceKind:
 # hashed into the key exchange (RFC 4253 section 8), so only a rebuilt sshd could change it;
 # Redis has no banner (nmap knows it by its replies). Those two keep their true identity.
 SERVICE_KINDS = {
-    "web": ServiceKind("web", "http", "http", 8080, ("http",), "Gunicorn", "HTTP Server header", "SIGKILL"),
+    "web": ServiceKind("web", "http", "http", 8080, ("http",), "Gunicorn", "HTTP Server header", "SIGKILL", door=True),
     "ssh": ServiceKind("ssh", "ssh", "stream", 2222, ("ssh",), "OpenSSH", None, door=True),
     "redis": ServiceKind("redis", "redis", "stream", 6379, ("redis",), "Redis key-value store", None, door=True),
     "ftp": ServiceKind("ftp", "ftp", "stream", 2121, ("ftp",), "vsftpd", "FTP greeting"),

@@ -31,7 +31,7 @@ class HopPolicy:
     interval: IntervalLaw
     pool: PortPool
     # Seconds an old instance may go on serving the connections it holds after its port closed
-    # to new ones (kinds that can: Redis, SSH); then it is stopped. docs/scenario.md.
+    # to new ones (kinds that can: web, Redis, SSH); then it is stopped. docs/scenario.md.
     drain_limit_s: float = 30.0
 
     @property

@@ -2,20 +2,22 @@
 
     python3 -m mtdlab.inlab.held redis PROXY_IP PORT TARGET_IP SECONDS
     python3 -m mtdlab.inlab.held ssh PROXY_IP PORT TARGET_IP SECONDS
+    python3 -m mtdlab.inlab.held http PROXY_IP PORT TARGET_IP SECONDS
 
 redis: one connection, AUTH with the run's password (from the environment), then PING every
 200 ms for SECONDS. It asks, on that connection, which port its instance listens on (CONFIG GET
 port) at the start and at the end, and tries a new connection straight to that first port on the
 target every round, to see when it refuses new connections (the door closed) while the held
 connection goes on being answered.
-ssh: reads the greeting, holds the connection SECONDS without a word (sshd allows two minutes
-before login), then sends its own version and must get the server's key exchange offer: the
-instance that greeted it still serves it.
+ssh: one session as the lab's login (the controller's key), running a command every second for
+SECONDS; each command must run on the instance that greeted the session (its host key).
+http: one keep-alive connection, GET every 100 ms; it must stay one connection.
 
 Prints one JSON line. Bounded: SECONDS within the run limit; talks only to the lab's addresses.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -25,8 +27,11 @@ import time
 from mtdlab.contract import keys
 from mtdlab.contract.limits import LIMITS
 from mtdlab.contract.scope import in_scope_or_exit
+from mtdlab.inlab import sshuser
 
 PING_EVERY_S = 0.2
+COMMAND_EVERY_S = 1.0
+GET_EVERY_S = 0.1
 TIMEOUT_S = 2.0
 
 
@@ -89,18 +94,82 @@ def hold_redis(proxy: str, port: int, target: str, seconds: float) -> dict:
 
 
 def hold_ssh(proxy: str, port: int, seconds: float) -> dict:
-    sock = socket.create_connection((proxy, port), timeout=TIMEOUT_S)
-    greeting = sock.recv(256)
-    start = time.monotonic()
-    time.sleep(seconds)
-    out = {"kind": "ssh", "greeting": greeting.strip().decode(errors="replace"), "held_s": round(time.monotonic() - start, 3)}
-    try:
-        sock.sendall(b"SSH-2.0-mtdlab_held\r\n")
-        reply = sock.recv(4096)
-        out["kex_offer_bytes"], out["failures"] = len(reply), 0 if len(reply) > 5 and reply[5] == 20 else 1  # SSH_MSG_KEXINIT
-    except OSError as exc:
-        out["failures"], out["error"] = 1, f"{type(exc).__name__}: {exc}"
-    sock.close()
+    """One SSH session (the lab's login, mtdlab.inlab.sshuser) running a command every second.
+    Each command prints the public host key of the instance it ran on: it must stay the key of
+    the instance that greeted the session (instances make their own), through every hop."""
+    import asyncio
+
+    import asyncssh
+
+    async def hold() -> dict:
+        out = {"kind": "ssh", "commands": 0, "failures": 0, "errors": [], "other_instance": 0}
+        conn = await asyncio.wait_for(asyncssh.connect(
+            proxy, port, username=sshuser.USER, client_keys=[sshuser.load()], known_hosts=None,
+            agent_path=None, config=None), TIMEOUT_S * 5)
+        greeted_by = conn.get_server_host_key().export_public_key().split()[1]
+        start = time.monotonic()
+        async with conn:
+            while (now := time.monotonic()) - start < seconds:
+                out["commands"] += 1
+                try:
+                    r = await asyncio.wait_for(conn.run("cat /run/ssh_host_ed25519_key.pub"), TIMEOUT_S)
+                    ran_on = (r.stdout or "").split()[1:2]
+                    out["failures"] += r.exit_status != 0
+                    out["other_instance"] += ran_on != [greeted_by.decode()]
+                except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+                    out["failures"] += 1
+                    out["errors"].append(f"{now - start:.1f} s: {type(exc).__name__}: {exc}")
+                    break              # the session is gone: nothing more to learn from it
+                await asyncio.sleep(max(0.0, start + out["commands"] * COMMAND_EVERY_S - time.monotonic()))
+        out["held_s"] = round(time.monotonic() - start, 3)
+        # A new session now reaches another instance: the service did hop meanwhile.
+        async with await asyncssh.connect(proxy, port, username=sshuser.USER, client_keys=[sshuser.load()],
+                                          known_hosts=None, agent_path=None, config=None) as fresh:
+            out["new_session_elsewhere"] = fresh.get_server_host_key().export_public_key().split()[1] != greeted_by
+        return out
+
+    return asyncio.run(hold())
+
+
+def hold_http(proxy: str, port: int, seconds: float) -> dict:
+    """One HTTP/1.1 keep-alive connection, GET / every 100 ms for SECONDS, as a browser keeps one.
+    Should the proxy close it (the front is not reloaded at hops, so it should not), the client
+    reconnects, and retries a GET that the closing connection never answered (RFC 9112 9.3.1:
+    idempotent requests may be retried), as browsers do; both are counted (connections,
+    retried) apart from failures: a request without a 200 after that one retry."""
+    out = {"kind": "http", "requests": 0, "failures": 0, "errors": [], "connections": 1, "retried": 0,
+           "instances": 0}
+    conn, seen, start = http.client.HTTPConnection(proxy, port, timeout=TIMEOUT_S), set(), time.monotonic()
+    while (now := time.monotonic()) - start < seconds:
+        out["requests"] += 1
+        for attempt in (1, 2):
+            try:
+                if conn.sock is None and out["requests"] > 1:
+                    out["connections"] += 1       # closed by the server while idle: a new one
+                conn.request("GET", "/")
+                answer = conn.getresponse()
+                answer.read()
+                if answer.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                ok = answer.status == 200
+                seen.add(answer.getheader("X-Mtdlab-Instance"))
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                conn.close()                      # closed under the request, unanswered
+                if attempt == 2:
+                    ok = False
+                    out["errors"].append(f"{now - start:.1f} s: {type(exc).__name__}: {exc}")
+                else:
+                    out["retried"] += 1
+            except OSError as exc:
+                conn.close()
+                ok = False
+                out["errors"].append(f"{now - start:.1f} s: {type(exc).__name__}: {exc}")
+                break
+        out["failures"] += not ok
+        time.sleep(max(0.0, start + out["requests"] * GET_EVERY_S - time.monotonic()))
+    conn.close()
+    out["instances"], out["held_s"] = len(seen - {None}), round(time.monotonic() - start, 3)
     return out
 
 
@@ -109,7 +178,10 @@ def main() -> int:
     LIMITS["duration_s"].require(seconds, "held")
     for host in (proxy, target):
         in_scope_or_exit(host, "held")
-    result = hold_redis(proxy, port, target, seconds) if kind == "redis" else hold_ssh(proxy, port, seconds)
+    if kind not in ("redis", "ssh", "http"):
+        raise SystemExit(f"held: unknown kind {kind!r} (redis, ssh or http)")
+    result = (hold_redis(proxy, port, target, seconds) if kind == "redis" else
+              hold_ssh(proxy, port, seconds) if kind == "ssh" else hold_http(proxy, port, seconds))
     print(json.dumps(result))
     return 0
 

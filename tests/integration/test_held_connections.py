@@ -1,6 +1,7 @@
 """Close the door, finish the conversations (issue 13, item 2), on the real engine: at a hop's
 moment the old Redis / SSH port refuses new connections, while a connection a user holds through
-the proxy goes on with its old instance until it ends or the drain limit passes."""
+the proxy goes on with its old instance until it ends or the drain limit passes; an HTTP
+keep-alive connection, held by the proxy's front, goes on through every hop."""
 import json
 
 import pytest
@@ -24,6 +25,11 @@ SCENARIO = """
             interval: {law: uniform, low_s: 1, high_s: 2}
             pool: {ranges: ["15000-15999"]}
             drain_limit_s: 60
+        - name: web
+          kind: web
+          hop:
+            interval: {law: uniform, low_s: 1, high_s: 2}
+            pool: {ranges: ["17000-17999"]}
         - name: cache
           kind: redis
           proxy_port: 6380
@@ -38,7 +44,7 @@ HOLD_S = 14          # long enough for at least 5 hops at 1-2 s
 @pytest.fixture(scope="module")
 def lab(make_lab):
     lab = make_lab(SCENARIO)
-    lab.wait_for(lambda l: all(events_of(l, "hop.done", service=s, hop=0) for s in ("redis", "ssh", "cache")),
+    lab.wait_for(lambda l: all(events_of(l, "hop.done", service=s, hop=0) for s in ("redis", "ssh", "web", "cache")),
                  "first placements", 90)
     return lab
 
@@ -82,11 +88,26 @@ def test_a_held_redis_connection_survives_hops_while_its_old_port_refuses_new_on
     assert exited[-1]["drained"] is True
 
 
-def test_a_held_ssh_connection_is_still_served_by_its_instance_after_hops(lab):
+def test_a_held_ssh_session_goes_on_running_commands_on_its_instance_through_hops(lab):
     t0 = lab.events()[-1]["wall"]
     result = held(lab, "ssh", 2222, HOLD_S)
-    assert result["greeting"].startswith("SSH-2.0-OpenSSH") and result["failures"] == 0, result
+    # A command every second, each answered by the instance that greeted the session (its
+    # host key), none failed; a new session afterwards meets another instance.
+    assert result["failures"] == 0 and not result["errors"] and result["commands"] >= HOLD_S - 1, result
+    assert result["other_instance"] == 0 and result["new_session_elsewhere"] is True, result
     assert len(closed_between(lab, "ssh", t0, t0 + result["held_s"])) >= 5
+
+
+def test_a_held_http_keep_alive_connection_survives_hops(lab):
+    """Users' HTTP connections live in the proxy's front, which hops never reload: one
+    keep-alive connection, a GET every 100 ms, each answered, while web (and every other
+    service) hops; its requests reach each new instance in turn."""
+    t0 = lab.events()[-1]["wall"]
+    result = held(lab, "http", 8080, HOLD_S)
+    assert result["failures"] == 0 and not result["errors"], result
+    assert result["connections"] == 1 and result["retried"] == 0, result     # never closed under it
+    assert result["requests"] >= HOLD_S / 0.1 * 0.8
+    assert result["instances"] >= 5 and len(closed_between(lab, "web", t0, t0 + result["held_s"])) >= 5, result
 
 
 def test_a_connection_held_past_the_drain_limit_is_cut_and_the_instance_stopped(lab):

@@ -28,7 +28,7 @@ SCENARIO = """
             pool: {ranges: ["19000-19999"]}
 """
 PHASES = {"decided": "hop.decided", "started": "hop.instance_started", "ready": "hop.ready",
-          "switched": "hop.proxy_switched", "drained": "hop.drained"}
+          "switched": "hop.proxy_switched", "closed": "hop.old_closed"}
 KILLS_PER_PHASE = 10
 RATE_PER_S = 50
 CLIENT_LIMIT_S = 900   # the client stops by then whatever happens

@@ -1,22 +1,35 @@
-from controller.nginx_conf import STATUS_PORT, Route, render
+from controller.nginx_conf import FRONT_STATUS_PORT, STATUS_PORT, Route, relay_socket, render, render_front
 
 
-def test_render_routes_and_explains_them():
+def test_the_switch_relays_every_route_and_explains_it():
     conf = render([Route("web", "http", 8080, "172.18.0.2", 12345, 3),
                    Route("ssh", "stream", 2222, "172.18.0.2", 23456, 1)], "abc.7")
     assert "generation abc.7" in conf
-    # HTTP goes through an upstream per hop that keeps connections to the instance open.
-    assert "upstream web_hop3 {\n        server 172.18.0.2:12345;" in conf
-    assert "proxy_pass http://web_hop3;" in conf and "keepalive 16;" in conf
-    assert "proxy_http_version 1.1;" in conf and 'proxy_set_header Connection "";' in conf
-    assert "proxy_pass 172.18.0.2:23456;" in conf
-    assert "# service web: fixed port 8080 -> target 172.18.0.2:12345 (hop 3)" in conf
-    assert f"listen {STATUS_PORT};" in conf and 'return 200 "abc.7\\n"' in conf
     http, stream = conf.split("\nstream {")
-    assert "listen 2222" in stream and "listen 2222" not in http
+    # HTTP comes from the front through a local socket; streams listen on their fixed ports.
+    assert f"listen unix:{relay_socket('web')};\n        proxy_pass 172.18.0.2:12345;" in stream
+    assert "listen 2222;\n        proxy_pass 172.18.0.2:23456;" in stream
+    assert "# service web: fixed port 8080 -> target 172.18.0.2:12345 (hop 3)\n" in conf
+    # The switch's http block is the controller's status port only: no user's HTTP connection
+    # sits in a process that hops reload.
+    assert f"listen {STATUS_PORT};" in http and 'return 200 "abc.7\\n"' in http and "8080" not in http
     assert conf.count("{") == conf.count("}")
 
 
-def test_render_without_stream_services_is_still_valid_shape():
-    conf = render([Route("web", "http", 8080, "10.1.0.2", 9001, 0)], "x.1")
-    assert "# no TCP stream services" in conf and conf.count("{") == conf.count("}")
+def test_the_front_keeps_connections_to_the_switch_and_has_no_timestamp():
+    conf = render_front([("web", 8080), ("shop", 8081)], "v1")
+    assert f"upstream web_switch {{\n        server unix:{relay_socket('web')};" in conf
+    assert "proxy_pass http://web_switch;" in conf and "keepalive 16;" in conf
+    assert "proxy_http_version 1.1;" in conf and 'proxy_set_header Connection "";' in conf
+    assert "listen 8080;" in conf and "listen 8081;" in conf
+    assert f"listen {FRONT_STATUS_PORT};" in conf and 'return 200 "v1\\n"' in conf
+    # The same services give the same text: a restarted controller need not reload it.
+    assert conf == render_front([("shop", 8081), ("web", 8080)], "v1")
+    assert conf.count("{") == conf.count("}")
+
+
+def test_render_without_services_is_still_valid_shape():
+    conf = render([], "x.1")
+    assert "# no service placed yet" in conf and conf.count("{") == conf.count("}")
+    front = render_front([], "v0")
+    assert "# no HTTP services" in front and front.count("{") == front.count("}")
