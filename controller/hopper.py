@@ -155,7 +155,7 @@ class Hopper:
         # Old instances close their doors at the hop's moment and finish what they hold (kinds
         # that can, behind the nginx proxy; a SAPP gateway counts connections itself).
         self.doors = self.kind.door and readiness is None
-        self.finishing: dict[str, Placement] = {}
+        self.finishing: dict[str, tuple[Placement, int]] = {}   # container id -> (old placement, the hop retiring it)
         self.finishing_lock = threading.Lock()
         self.schedule = HopSchedule(seed, service.name, service.hop.interval, service.hop.pool)
         self.instances, self.proxy, self.routes, self.ports = instances, proxy, routes, ports
@@ -369,7 +369,7 @@ class Hopper:
         finisher = threading.Thread(target=self._finish, args=(placement, hop), daemon=True,
                                     name=f"finish-{self.service.name}-{hop}")
         with self.finishing_lock:
-            self.finishing[placement.container.id] = placement
+            self.finishing[placement.container.id] = (placement, hop)
         finisher.start()
         return closed
 
@@ -399,10 +399,10 @@ class Hopper:
     def shutdown(self) -> None:
         with self.finishing_lock:
             finishing, self.finishing = list(self.finishing.values()), {}
-        for p in finishing:   # old instances still finishing held connections: cut now
+        for p, hop in finishing:   # old instances still finishing held connections: cut now
             Instances.stop(p.container)
             self.ports.release(p.port)
-            self.truth.write("hop.old_stopped", service=self.service.name, hop=p.hop, port=p.port,
+            self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=p.port,
                              container=p.container.id, reason="the controller stopped")
         if self.current:
             p = self.current

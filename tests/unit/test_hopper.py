@@ -267,3 +267,4 @@ def test_shutdown_cuts_old_instances_still_finishing(tmp_path):
     assert first.container.removed and h.current is None
     stopped = events(tmp_path, "hop.old_stopped")
     assert stopped[-1]["container"] == first.container.id and stopped[-1]["reason"] == "the controller stopped"
+    assert stopped[-1]["hop"] == 1        # the hop that retired it, as every event of that hop
