@@ -123,22 +123,77 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=20.0, help="--many: legitimate requests/s to the first web service (default 20)")
     ap.add_argument("--spread-rate", type=float, default=25.0,
                     help="--many: connections/s spread over every service, each in its own protocol (default 25)")
+    ap.add_argument("--find-max", action="store_true",
+                    help="--mean S: grow the number of services (4, 8, 16, 24, 32, 48) in runs of --duration "
+                         "(default 150 s) until one does not hold; writes every step")
     args = ap.parse_args()
+    if args.find_max:
+        return find_max(args)
     if args.many:
-        args.scenario = Path(tempfile.mkdtemp(prefix="mtdbench-")) / f"many-{args.many}.yaml"
-        args.scenario.write_text(many_services(args.many, args.mean, args.rate, args.duration or 600))
-    scenario = load_scenario(args.scenario)
-    out = args.out or Path(f"bench/results/load-{scenario.name}.json")
+        args.scenario = write_many(args.many, args.mean, args.rate, args.duration or 600)
+    result = measure(args.scenario, args.duration, args.many, args.spread_rate)
+    out = args.out or Path(f"bench/results/load-{result['name']}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+FIND_MAX_STEPS = (4, 8, 16, 24, 32, 48)
+HOLDS_DRIFT = 0.05   # realised mean interval within 5% of the intervals drawn
+
+
+def holds(result: dict) -> bool:
+    """A size holds when no legitimate request failed and every schedule kept up."""
+    legit = (result["legit"] or {}).get("failures", 0)
+    spread = (result.get("users_of_every_service") or {}).get("failures")
+    drift = result["worst_interval_off_by"]
+    return legit == 0 and spread == 0 and drift is not None and drift <= HOLDS_DRIFT
+
+
+def find_max(args) -> int:
+    out = args.out or Path(f"bench/results/load-max-{args.mean:g}s.json")
+    duration = args.duration or 150.0
+    steps = []
+    for n in FIND_MAX_STEPS:
+        print(f"bench: find-max: {n} services at a {args.mean:g} s mean for {duration:g} s", file=sys.stderr, flush=True)
+        result = measure(write_many(n, args.mean, args.rate, duration), duration, n, args.spread_rate)
+        total = result["hop_latency_s"].get("total", {})
+        steps.append({"services": n, "holds": holds(result), "legit_failures": (result["legit"] or {}).get("failures"),
+                      "users_of_every_service": result.get("users_of_every_service"),
+                      "worst_interval_off_by": result["worst_interval_off_by"],
+                      "hop_total_p50_s": total.get("p50"), "hop_total_p95_s": total.get("p95"),
+                      "controller_cpu_of_one_core": result["controller_cpu_of_one_core"].get("mean")})
+        summary = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "mean_s": args.mean,
+                   "duration_s": duration, "rule": f"0 failed requests, realised mean interval within "
+                                                   f"{HOLDS_DRIFT:.0%} of the intervals drawn, for every service",
+                   "largest_held": max((x["services"] for x in steps if x["holds"]), default=None), "steps": steps}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=2) + "\n")     # after every step: a long search keeps what it has
+        if not steps[-1]["holds"]:
+            break
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def write_many(n: int, mean: float, rate: float, duration: float) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="mtdbench-")) / f"many-{n}.yaml"
+    path.write_text(many_services(n, mean, rate, duration))
+    return path
+
+
+def measure(scenario_path: Path, duration_arg: float | None, many: int | None, spread_rate: float) -> dict:
+    scenario = load_scenario(scenario_path)
     cpu = ControllerCpu(f"mtdrun-{scenario.name[:16]}-")
     cpu.start()
     with tempfile.TemporaryDirectory() as tmp:
         spread = None
-        if args.many:   # users of every service, over three quarters of the run (placing 50 takes a while)
-            length = args.duration or scenario.duration_s
+        if many:   # users of every service, over three quarters of the run (placing 50 takes a while)
+            length = duration_arg or scenario.duration_s
             spread = SpreadUsers(f"mtdrun-{scenario.name[:16]}-", Path(tmp) / "run" / "truth.jsonl", scenario,
-                                 args.spread_rate, max(10.0, 0.75 * length))
+                                 spread_rate, max(10.0, 0.75 * length))
             spread.start()
-        folder = run_scenario(args.scenario, args.duration, Path(tmp) / "run",
+        folder = run_scenario(scenario_path, duration_arg, Path(tmp) / "run",
                               say=lambda m: print(f"bench: {m}", file=sys.stderr, flush=True))
         cpu.done.set()
         if spread:
@@ -147,17 +202,19 @@ def main() -> int:
         legit = summarize(read_load(folder / "legit.jsonl")) if (folder / "legit.jsonl").exists() else None
         duration = json.loads((folder / "run.json").read_text())["duration_s"]
     schedule = schedule_summary(events)
-    drawn = {s.name: s.hop.interval.mean for s in scenario.services}
-    intervals = {name: {**got, "scheduled_mean": round(drawn[name], 4),
-                        "off_by": round(got["realised"] / drawn[name] - 1, 4) if got["realised"] else None}
+    scheduled = {s.name: s.hop.interval.mean for s in scenario.services}
+    # Drift: the realised mean interval (switch to switch) against the mean of the intervals
+    # drawn for those hops (where those cannot be paired, as after a failed hop: the law's mean).
+    intervals = {name: {**got, "scheduled_mean": round(scheduled[name], 4),
+                        "off_by": round(got["realised"] / (got["drawn"] or scheduled[name]) - 1, 4) if got["realised"] else None}
                  for name, got in schedule["mean_interval_s"].items()}
-    result = {
+    return {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count()},
-        "scenario": str(args.scenario), "services": len(scenario.services),
+        "machine": {"cpus": os.cpu_count()}, "name": scenario.name,
+        "scenario": str(scenario_path), "services": len(scenario.services),
         "duration_s": duration, "legit": legit,
         "hops": {name: sum(e["event"] == "hop.done" and e["service"] == name and e["hop"] >= 1 for e in events)
-                 for name in drawn},
+                 for name in scheduled},
         "realised_interval_s": intervals,
         "worst_interval_off_by": max((abs(v["off_by"]) for v in intervals.values() if v["off_by"] is not None), default=None),
         "schedule_error_s": {k: schedule[k] for k in ("begun_ahead", "begun_late")},
@@ -165,10 +222,6 @@ def main() -> int:
         "controller_cpu_of_one_core": cpu.share_of_one_core(),
         **({"users_of_every_service": spread.result} if spread else {}),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

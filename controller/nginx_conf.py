@@ -18,8 +18,8 @@ import math
 import time
 from dataclasses import dataclass
 
-STATUS_PORT = 8099  # unpublished; the controller reads the generation here to confirm a reload
-FRONT_STATUS_PORT = 8098   # ... and the front's version here
+from mtdlab.contract.catalog import FRONT_STATUS_PORT, SWITCH_STATUS_PORT as STATUS_PORT
+
 UPSTREAM_KEEPALIVE = 16   # idle connections the front keeps to each HTTP service's switch socket
 UPSTREAM_IDLE_S = 1       # ... for at most this long (below the web service's 2 s keep-alive)
 RELAY_DIR = "/tmp"        # the switch's local sockets, one per HTTP service (the proxy's tmpfs)
@@ -39,6 +39,15 @@ def relay_socket(service: str) -> str:
     return f"{RELAY_DIR}/mtdlab-http-{service}.sock"
 
 
+def _preamble(pid: str) -> list[str]:
+    return ["worker_processes 1;", f"pid /tmp/{pid};", "error_log stderr notice;"]
+
+
+def _blocks() -> list[str]:
+    return ["include /etc/nginx/modules-enabled/*.conf;", "", "events { worker_connections 1024; }", "",
+            "http {", "    access_log off;", "    server_tokens off;"]
+
+
 def render_front(http: list[tuple[str, int]], version: str) -> str:
     """The front: (service, proxy_port) of every HTTP service. No timestamp: a controller that
     restarts renders the same text (version) and need not reload it, which would end users'
@@ -48,16 +57,8 @@ def render_front(http: list[tuple[str, int]], version: str) -> str:
         "# HTTP connections and is not reloaded at hops: each service's requests go to the switch",
         "# (nginx.conf) over a local socket, and the switch relays them to the current instance.",
         "",
-        "worker_processes 1;",
-        "pid /tmp/nginx-front.pid;",
-        "error_log stderr notice;",
-        "include /etc/nginx/modules-enabled/*.conf;",
-        "",
-        "events { worker_connections 1024; }",
-        "",
-        "http {",
-        "    access_log off;",
-        "    server_tokens off;",
+        *_preamble("nginx-front.pid"),
+        *_blocks(),
         "",
     ]
     for service, proxy_port in sorted(http, key=lambda x: x[1]):
@@ -114,21 +115,13 @@ def render(routes: list[Route], generation: str, shutdown_s: float = 10) -> str:
         "# service hops. Every version of this file passed `nginx -t` before it replaced the",
         "# previous one, and the controller reloads nginx gracefully (SIGHUP) after writing it.",
         "",
-        "worker_processes 1;",
-        "pid /tmp/nginx.pid;",
-        "error_log stderr notice;",
+        *_preamble("nginx.pid"),
         "# Bounds how long an old worker may keep the sessions it relays after a reload: the",
         "# longest drain limit of the scenario's services. At the hop's moment the old instance",
         "# closes its door (its port refuses) and finishes what it holds, until that ends or the",
         "# drain limit passes; an FTP instance is stopped once no old worker relays to it.",
         f"worker_shutdown_timeout {int(math.ceil(shutdown_s))}s;",
-        "include /etc/nginx/modules-enabled/*.conf;",
-        "",
-        "events { worker_connections 1024; }",
-        "",
-        "http {",
-        "    access_log off;",
-        "    server_tokens off;",
+        *_blocks(),
         "    # Status for the controller only (not published): which generation is live.",
         "    server {",
         f"        listen {STATUS_PORT};",

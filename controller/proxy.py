@@ -51,20 +51,26 @@ class Proxy:
     def _exec(self, cmd: list[str]) -> tuple[int, str]:
         return exec_in(self.container, cmd)
 
+    def _install(self, name: str, text: str, what: str, reload: list[str]) -> str:
+        """Write text as the candidate for conf file name, check it with `nginx -t`, only then
+        move it into place and run reload in the proxy; returns what reload printed."""
+        candidate = self.conf_dir / f"{name}.next"
+        candidate.write_text(text)
+        code, out = self._exec(["nginx", "-t", "-q", "-c", f"{CONF_DIR_IN_PROXY}/{name}.next"])
+        if code != 0:
+            candidate.unlink(missing_ok=True)
+            raise ProxyConfigError(f"nginx -t rejected {what}; the live config is unchanged: {out.strip()}")
+        os.replace(candidate, self.conf_dir / name)
+        code, out = self._exec(reload)
+        if code != 0:
+            raise ProxyConfigError(f"nginx reload of {what} failed: {out.strip()}")
+        return out
+
     def apply(self, routes: list[Route]) -> tuple[str, set[int]]:
         """Make routes live; returns (generation, PIDs of the workers that ran the old config)."""
         self.generation += 1
         gen = f"{self.run_id}.{self.generation}"
-        candidate = self.conf_dir / "nginx.conf.next"
-        candidate.write_text(render(routes, gen, self.shutdown_s))
-        code, out = self._exec(["nginx", "-t", "-q", "-c", f"{CONF_DIR_IN_PROXY}/nginx.conf.next"])
-        if code != 0:
-            candidate.unlink(missing_ok=True)
-            raise ProxyConfigError(f"nginx -t rejected generation {gen}; the live config is unchanged: {out.strip()}")
-        os.replace(candidate, self.conf_dir / "nginx.conf")
-        code, out = self._exec(RELOAD)
-        if code != 0:
-            raise ProxyConfigError(f"nginx reload failed: {out.strip()}")
+        out = self._install("nginx.conf", render(routes, gen, self.shutdown_s), f"generation {gen}", RELOAD)
         return gen, {int(x) for x in out.split() if x.isdigit()}
 
     def set_front(self, http: list[tuple[str, int]], timeout: float = 10.0) -> bool:
@@ -74,16 +80,7 @@ class Proxy:
         version = hashlib.sha256(repr(sorted(http)).encode()).hexdigest()[:12]
         if self.live_generation(FRONT_STATUS_PORT) == version:
             return False
-        candidate = self.conf_dir / "front.conf.next"
-        candidate.write_text(render_front(http, version))
-        code, out = self._exec(["nginx", "-t", "-q", "-c", f"{CONF_DIR_IN_PROXY}/front.conf.next"])
-        if code != 0:
-            candidate.unlink(missing_ok=True)
-            raise ProxyConfigError(f"nginx -t rejected the front ({version}): {out.strip()}")
-        os.replace(candidate, self.conf_dir / "front.conf")
-        code, out = self._exec(RELOAD_FRONT)
-        if code != 0:
-            raise ProxyConfigError(f"the front's reload failed: {out.strip()}")
+        self._install("front.conf", render_front(http, version), f"the front ({version})", RELOAD_FRONT)
         try:
             wait_for(Condition(lambda: self.live_generation(FRONT_STATUS_PORT) == version, f"front {version} live"),
                      timeout, interval=0.02)

@@ -42,3 +42,8 @@ SERVICE_KINDS = {
     "redis": ServiceKind("redis", "redis", "stream", 6379, ("redis",), "Redis key-value store", None, door=True),
     "ftp": ServiceKind("ftp", "ftp", "stream", 2121, ("ftp",), "vsftpd", "FTP greeting"),
 }
+
+# The proxy's own ports (controller/nginx_conf.py; proxy/placeholder*.conf repeat them): the
+# controller reads which configuration is live there. Not published, and no service may take them.
+SWITCH_STATUS_PORT = 8099
+FRONT_STATUS_PORT = 8098

@@ -17,7 +17,7 @@ from typing import Optional
 import yaml
 
 from mtdlab.contract import banners
-from mtdlab.contract.catalog import SERVICE_KINDS
+from mtdlab.contract.catalog import FRONT_STATUS_PORT, SERVICE_KINDS, SWITCH_STATUS_PORT
 from mtdlab.contract.limits import LIMITS
 from mtdlab.contract.schedule import IntervalLaw, PortPool
 from mtdlab.contract.reader import Reader, ScenarioError, plain_or_node  # noqa: F401  (ScenarioError: for callers)
@@ -171,6 +171,9 @@ def _services(target: Reader) -> tuple[Service, ...]:
         if kind not in SERVICE_KINDS:
             r.fail(r.items["kind"][1], r.path("kind"), f"expected one of {', '.join(SERVICE_KINDS)}, got {kind!r}")
         proxy_port = r.bounded("proxy_port", "port", default=SERVICE_KINDS[kind].proxy_port)
+        if proxy_port in (SWITCH_STATUS_PORT, FRONT_STATUS_PORT):
+            r.fail(r.items.get("proxy_port", (None, item))[1], r.path("proxy_port"),
+                   f"proxy port {proxy_port} is the proxy's own status port; pick another")
         if proxy_port in proxy_ports:
             r.fail(r.items.get("proxy_port", (None, item))[1], r.path("proxy_port"),
                    f"proxy port {proxy_port} is already used by service {proxy_ports[proxy_port]!r}")
