@@ -22,6 +22,7 @@ from mtdlab.contract.catalog import FRONT_STATUS_PORT, SWITCH_STATUS_PORT as STA
 
 UPSTREAM_KEEPALIVE = 16   # idle connections the front keeps to each HTTP service's switch socket
 UPSTREAM_IDLE_S = 1       # ... for at most this long (below the web service's 2 s keep-alive)
+UPSTREAM_AGE_S = 1        # and none is used for longer than this: after a hop, every one goes to the new instance within it
 RELAY_DIR = "/tmp"        # the switch's local sockets, one per HTTP service (the proxy's tmpfs)
 
 
@@ -68,10 +69,12 @@ def render_front(http: list[tuple[str, int]], version: str) -> str:
             f"        server unix:{relay_socket(service)};",
             "        # Reuse connections through the switch: a request then pays for one TCP handshake",
             "        # (the user's), not two. Idle ones close before the instance's own keep-alive",
-            f"        # ({UPSTREAM_IDLE_S}s < gunicorn's 2 s). When an old instance closes one at its hop,",
-            "        # nginx sends the request again on a new one, which reaches the current instance.",
+            f"        # ({UPSTREAM_IDLE_S}s < gunicorn's 2 s), and none lives longer than {UPSTREAM_AGE_S}s: nginx closes it",
+            "        # between two requests, so after a hop the old instance (its door closed: it takes",
+            "        # no new connection) sees its last ones end without a request cut, then stops.",
             f"        keepalive {UPSTREAM_KEEPALIVE};",
             f"        keepalive_timeout {UPSTREAM_IDLE_S}s;",
+            f"        keepalive_time {UPSTREAM_AGE_S}s;",
             "    }",
             "    server {",
             f"        listen {proxy_port};",

@@ -1,10 +1,11 @@
 """gunicorn's threaded worker, for an instance whose door can close (services/web/start).
 
-At the hop's moment the start script shuts the listening socket (the port refuses new
-connections at once, for every process holding it) and asks gunicorn to stop gracefully: the
-requests in progress finish, then it exits. A worker still polling the shut listener gets
-EINVAL from accept(); the stock worker would crash on it, cutting those requests. This one takes
-it as the signal to stop accepting and finish what it has.
+At the hop's moment the start script shuts the listening socket: the port refuses new
+connections at once, for every process holding it. A worker polling that listener then gets
+EINVAL from accept(); the stock worker would crash on it, cutting the requests it serves. This one
+stops polling the listener and goes on serving the keep-alive connections it has (the proxy's,
+which the proxy ends between requests within a second); the start script stops gunicorn once
+none is left.
 """
 import errno
 
@@ -19,4 +20,3 @@ class DoorWorker(ThreadWorker):
             if exc.errno != errno.EINVAL:
                 raise
             self.poller.unregister(listener)
-            self.alive = False
