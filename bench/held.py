@@ -6,7 +6,8 @@ login), mtdlab.inlab.held keeps:
   - one Redis connection, PING every 200 ms;
   - one HTTP keep-alive connection, GET every 100 ms;
   - one SSH session, a command every second;
-for --seconds (default 45: 20 or more hops of each service). Writes JSON (default
+for --seconds (default 45: 20 or more hops of each service; the Redis and SSH instances may finish
+held connections for 120 s, past the default 30 s drain limit, which would cut them). Writes JSON (default
 bench/results/held.json): each client's figures and the hops of its service while it held.
 """
 from __future__ import annotations
@@ -29,8 +30,8 @@ seed: 21
 target:
   services:
     - {name: web, kind: web, hop: {interval: {law: uniform, low_s: 1, high_s: 2}, pool: {ranges: ["20000-29999"]}}}
-    - {name: ssh, kind: ssh, hop: {interval: {law: uniform, low_s: 1, high_s: 2}, pool: {ranges: ["30000-39999"]}}}
-    - {name: redis, kind: redis, hop: {interval: {law: uniform, low_s: 1, high_s: 2}, pool: {ranges: ["40000-49999"]}}}
+    - {name: ssh, kind: ssh, hop: {interval: {law: uniform, low_s: 1, high_s: 2}, pool: {ranges: ["30000-39999"]}, drain_limit_s: 120}}
+    - {name: redis, kind: redis, hop: {interval: {law: uniform, low_s: 1, high_s: 2}, pool: {ranges: ["40000-49999"]}, drain_limit_s: 120}}
 """
 CLIENTS = {"redis": ("redis", 6379), "http": ("web", 8080), "ssh": ("ssh", 2222)}
 
