@@ -325,12 +325,22 @@ class Hopper:
         """Stop and remove the old instance; returns when its port closed (monotonic)."""
         stopping = self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
                                     container=placement.container.id)["mono"]
-        closed = None
+        closed, gone = self._stop_old(placement, hop, halted=lambda: self._closed(placement, hop, due))
+        if closed is None:
+            return gone
+        self.ahead.learn(stop_s=closed - stopping)
+        return closed
+
+    def _stop_old(self, placement: Placement, hop: int, halted=lambda: None, **exited):
+        """Stop the old instance (if it still runs), log hop.old_exited (with exited), remove it,
+        release its port, log hop.old_stopped. halted() runs once it has stopped; returns
+        (what halted returned, or None if stopping failed; when it was removed, monotonic)."""
+        result = None
         try:
             present = Instances.halt(placement.container)
-            closed = self._closed(placement, hop, due)
+            result = halted()
             self.truth.write("hop.old_exited", service=self.service.name, hop=hop, port=placement.port,
-                             container=placement.container.id)
+                             container=placement.container.id, **exited)
             if present:
                 remove(placement.container)
         except Exception as exc:   # the new instance serves; the old one goes by force
@@ -339,10 +349,7 @@ class Hopper:
         self.ports.release(placement.port)
         gone = self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
                                 container=placement.container.id)["mono"]
-        if closed is None:
-            return gone
-        self.ahead.learn(stop_s=closed - stopping)
-        return closed
+        return result, gone
 
     def _closed(self, placement: Placement, hop: int, due: float | None, **extra) -> float:
         """hop.old_closed: from now the old port refuses new connections (port truth ends here)."""
@@ -382,19 +389,8 @@ class Hopper:
         with self.finishing_lock:
             if self.finishing.pop(placement.container.id, None) is None:
                 return   # shutdown took it
-        try:
-            present = Instances.halt(placement.container)
-            self.truth.write("hop.old_exited", service=self.service.name, hop=hop, port=placement.port,
-                             container=placement.container.id, drained=ended,
-                             **({} if ended else {"reason": f"connections still held after the drain limit ({limit:g} s)"}))
-            if present:
-                remove(placement.container)
-        except Exception as exc:
-            self.truth.write("hop.old_stop_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
-            remove(placement.container)
-        self.ports.release(placement.port)
-        self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
-                         container=placement.container.id)
+        self._stop_old(placement, hop, drained=ended,
+                       **({} if ended else {"reason": f"connections still held after the drain limit ({limit:g} s)"}))
 
     def shutdown(self) -> None:
         with self.finishing_lock:

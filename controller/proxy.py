@@ -7,9 +7,9 @@ apply(): write the candidate file, check it with `nginx -t`, and only then move 
 place and reload (SIGHUP). A candidate that fails the check never replaces the live file.
 Each step in the proxy is one exec (the engine starts a process there; here 0.1-0.2 s each),
 so a switch is two: the check, and proxy/reload, which also names the old workers.
-Then confirm_live() polls the status port until the new generation answers, and drain()
-waits until every worker of the previous configuration has exited, so no request can
-still reach the old instance when the controller stops it.
+proxy/reload returns once no worker of the previous configuration accepts any more; then
+confirm_live() polls the status port until the new generation answers. For an old instance
+without a door (FTP), drain() waits until no old worker relays to it before it is stopped.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from .nginx_conf import FRONT_STATUS_PORT, STATUS_PORT, Route, render, render_fr
 
 CONF_DIR_IN_PROXY = "/etc/nginx/mtdlab"
 LIST_WORKERS = ["/opt/mtdlab/proxy/workers"]
-RELOAD = ["/opt/mtdlab/proxy/reload"]          # prints the old workers, then SIGHUPs the master
+RELOAD = ["/opt/mtdlab/proxy/reload"]          # prints the old workers, SIGHUPs, waits until they stop accepting
 RELOAD_FRONT = ["sh", "-c", "kill -HUP $(cat /tmp/nginx-front.pid)"]
 DRAINED = "/opt/mtdlab/proxy/drained"          # SECONDS IP:PORT PID...: polls inside the proxy
 STATUS_READ_S = 1.0        # one read of the proxy's status port, in all

@@ -3,66 +3,39 @@ in turn over the services given, each checked in its own protocol (issue 13, ite
 
     python3 -m mtdlab.inlab.spread PROXY_IP RATE SECONDS KIND:PORT [KIND:PORT ...]
 
-web: GET / answers 200. redis: AUTH with the run's password (from the environment), then PING
-answers +PONG. ssh: the greeting starts SSH-2.0-. ftp: the greeting starts 220. RATE connections a
+Each is checked by the controller's readiness probe for its kind (mtdlab.inlab.probes): web
+GET / answers 200, redis +PONG after AUTH with the run's password (from the environment), an
+SSH or FTP greeting. RATE connections a
 second in all, for SECONDS; prints one JSON line: per kind, how many and how many failed, and the
 first failures. Bounded: RATE and SECONDS within the legitimate client's limits; talks only to
 the lab's addresses.
 """
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import socket
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from mtdlab.contract import keys
+from mtdlab.contract.catalog import SERVICE_KINDS
 from mtdlab.contract.limits import LIMITS
 from mtdlab.contract.scope import in_scope_or_exit
+from mtdlab.inlab.probes import PROBES, NotReady
 
 TIMEOUT_S = 5.0
 KEEP_ERRORS = 10
 
 
-def read_line(sock: socket.socket) -> bytes:
-    data = b""
-    while b"\n" not in data and len(data) < 4096:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def check(kind: str, host: str, port: int) -> str | None:
-    """None if the service answered as it should; else what went wrong."""
+    """None if the service answered as it should (the controller's own readiness probe for its
+    kind, with the run's Redis password from the environment); else what went wrong."""
     try:
-        if kind == "web":
-            conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT_S)
-            try:
-                conn.request("GET", "/", headers={"Connection": "close"})
-                status = conn.getresponse().status
-            finally:
-                conn.close()
-            return None if status == 200 else f"HTTP {status}"
-        with socket.create_connection((host, port), timeout=TIMEOUT_S) as sock:
-            if kind == "redis":
-                password = os.environ.get(keys.REDIS.env, "")
-                if password:
-                    sock.sendall(f"*2\r\n$4\r\nAUTH\r\n${len(password)}\r\n{password}\r\n".encode())
-                    if not read_line(sock).startswith(b"+OK"):
-                        return "AUTH refused"
-                sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-                answer = read_line(sock)
-                return None if answer.startswith(b"+PONG") else f"redis said {answer[:40]!r}"
-            greeting = read_line(sock)
-            want = b"SSH-2.0-" if kind == "ssh" else b"220"
-            return None if greeting.startswith(want) else f"{kind} greeting {greeting[:40]!r}"
-    except (OSError, http.client.HTTPException) as exc:
+        PROBES[SERVICE_KINDS[kind].probe](host, port, TIMEOUT_S)
+        return None
+    except NotReady as exc:
+        return str(exc)
+    except OSError as exc:
         return f"{type(exc).__name__}: {exc}"
 
 
