@@ -6,6 +6,7 @@ import http.client
 import threading
 import time
 
+from mtdlab.host.lab import LabError
 from mtdlab.contract import keys, labels
 from mtdlab.contract.console_client import call
 
@@ -106,11 +107,18 @@ def test_controller_killed_at_every_hop_phase_causes_no_failed_request(make_lab,
     assert len(kills) == len(PHASES) * KILLS_PER_PHASE and len(reconciled) == len(kills)
     assert users.ok > RATE_PER_S * 60, users.ok
     assert users.failed == 0, f"{users.failed} of {users.ok + users.failed} requests failed: {users.errors[:5]}"
-    running = client.containers.list(filters={"label": [f"{labels.LAB}={lab.name}", f"{labels.ROLE}=service"]})
-    per_service = {}
-    for c in running:
-        per_service.setdefault(c.labels[labels.SERVICE], []).append(c)
-    assert {s: len(cs) for s, cs in per_service.items()} == {"web": 1, "ssh": 1}
+    def per_service(_lab):
+        counts = {}
+        for c in client.containers.list(filters={"label": [f"{labels.LAB}={lab.name}", f"{labels.ROLE}=service"]}):
+            counts[c.labels[labels.SERVICE]] = counts.get(c.labels[labels.SERVICE], 0) + 1
+        return counts
+    # A hop is done once the old door closed; the old instance then ends on its own time (what
+    # it held, at most the drain limit): wait for that, then exactly one instance per service.
+    try:
+        lab.wait_for(lambda l: per_service(l) == {"web": 1, "ssh": 1}, "one instance per service", 40)
+    except LabError:
+        pass
+    assert per_service(lab) == {"web": 1, "ssh": 1}
     in_flight = [(kill, r["adopted"]["web"]["in_flight"]) for kill, r in zip(kills, reconciled)]
     outcomes = {phase: {o: in_flight.count((phase, o)) for o in ("completed", "rolled back", "none")} for phase in PHASES}
     print(f"\nrestart: {len(kills)} kills, {users.ok} requests, {users.failed} failed; "
