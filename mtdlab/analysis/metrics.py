@@ -16,7 +16,7 @@ from mtdlab.contract.events import read_events
 from mtdlab.contract.clientlog import read_load
 from mtdlab.contract.scenario import Scenario
 from mtdlab.experiments import load_scenario
-from mtdlab.analysis.resample import Clusters, mean_interval
+from mtdlab.analysis.resample import Clusters, mean_interval, share_interval
 from mtdlab.contract.stats import rounded as _r, within
 from mtdlab.analysis.sweeps import judge_sweeps
 from mtdlab.analysis import theory
@@ -118,21 +118,68 @@ def discovery(run: Run, sweep_stats: dict) -> dict:
     return out
 
 
+def sweep_find(run: Run, sweep_stats: dict) -> dict:
+    """Per service, the urn model's two figures (theory.md section 2), measured sweep by sweep:
+    the share of port sweeps that found it (reported a port the service held at some moment
+    of the sweep), against P(find) for m = S/T; and the time to first discovery of an attacker
+    who starts with a sweep (from that sweep's start to the end of the first sweep, it or a
+    later one, that found the service: nmap tells the attacker at the sweep's end), against
+    theory.time_to_first_report, with theory.md's E[W] (the probe's own moment) beside it.
+    Both intervals resample blocks of consecutive sweeps."""
+    S = sweep_stats["sweep_s"] or 0.0
+    C = sweep_stats["cycle_s"] or S
+    seed = run.scenario.seed
+    out = {}
+    for svc in run.scenario.services:
+        found, waits = found_by_sweep(run, svc.name)
+        law = svc.hop.interval
+        m = S / law.mean if svc.hop.hops and S else 0.0
+        th = None
+        if S:
+            th = theory.urn_find(law, m)
+            th = th if th is not None else theory.urn_find_simulated(law, round(m, 3))
+        lo, hi = share_interval(found, Clusters.of(range(len(found))), seed)
+        wlo, whi = mean_interval(waits, Clusters.of(range(len(waits))), seed)
+        share = _mean(found)
+        report_th = theory.time_to_first_report(th, S, C) if S and th else None
+        out[svc.name] = {
+            "sweeps": len(found), "m": _r(m), "found_share": _r(share), "found_share_ci95": [_r(lo), _r(hi)],
+            "theory_found_share": _r(th), "theory_within_ci95": within(lo, hi, th) if share is not None else None,
+            "time_to_first_discovery_s": _r(_mean(waits)), "time_to_first_discovery_ci95": [_r(wlo), _r(whi)],
+            "theory_time_to_first_report_s": _r(report_th),
+            "theory_time_to_first_discovery_s": _r(theory.time_to_first_discovery(law, S) if S else None),
+            "time_theory_within_ci95": within(wlo, whi, report_th) if waits else None,
+        }
+    return out
+
+
+def found_by_sweep(run: Run, service: str) -> tuple[list[float], list[float]]:
+    """For each judged port sweep in order, 1.0 if it reported a port the service held at some
+    moment of the sweep; and for each sweep an attacker could start with, the time from its start
+    to the end of the first sweep (it or a later one) that found the service."""
+    sweeps_ = run.sweeps()
+    placements = run.truth.by_service(service)
+    found = [float(any(p.port in s["open"] and p.possibly_open(s["start_mono"], s["end_mono"]) for p in placements))
+             for s in sweeps_]
+    waits = []
+    for i, s in enumerate(sweeps_):
+        hit = next((t["end_mono"] for t, f in zip(sweeps_[i:], found[i:]) if f), None)
+        if hit is not None:
+            waits.append(hit - s["start_mono"])
+    return found, waits
+
+
 def act_after_delay(run: Run, sweep_stats: dict) -> dict:
     """Follow-ups D after each sweep's end; success = the port still held by the service that
     held it at discovery. The interval resamples placements (follow-ups to one placement
     stand or fall together); theory is the attempt-weighted mixture over services."""
     plan = run.scenario.attacker
     tries = [e for e in run.attacker if e["event"] == "followup" and run.judged(e)]
-    outcome, held_by, clusters, services = [], {}, [], []
-    for i, f in enumerate(tries):
-        before = run.truth.accepting(f["port"], f["discovered_mono"])
-        after = run.truth.accepting(f["port"], f["at_mono"])
-        outcome.append(float(bool(f["connected"] and before and after and before.service == after.service)))
-        clusters.append(before.container if before else f"unheld-{i}")
-        services.append(before.service if before else "")
-        if before:
-            held_by[before.service] = held_by.get(before.service, 0) + 1
+    outcome, clusters, services = act_outcomes(run)
+    held_by: dict[str, int] = {}
+    for name in services:
+        if name:
+            held_by[name] = held_by.get(name, 0) + 1
     delay = plan.act_delay_s if plan else None
     S = sweep_stats["sweep_s"] or 0
     laws = {s.name: s.hop.interval for s in run.scenario.services}
@@ -155,6 +202,19 @@ def act_after_delay(run: Run, sweep_stats: dict) -> dict:
             "theory_realised": _r(realised),
             "theory_within_ci95": within(lo, hi, th) if rate is not None else None,
             "realised_within_ci95": within(lo, hi, realised) if rate is not None else None}
+
+
+def act_outcomes(run: Run) -> tuple[list[float], list[str], list[str]]:
+    """Each judged follow-up: 1.0 if it reached the service that held the port at discovery;
+    the placement it aimed at (its cluster) and that placement's service ("" if none held it)."""
+    outcome, clusters, services = [], [], []
+    for i, f in enumerate(e for e in run.attacker if e["event"] == "followup" and run.judged(e)):
+        before = run.truth.accepting(f["port"], f["discovered_mono"])
+        after = run.truth.accepting(f["port"], f["at_mono"])
+        outcome.append(float(bool(f["connected"] and before and after and before.service == after.service)))
+        clusters.append(before.container if before else f"unheld-{i}")
+        services.append(before.service if before else "")
+    return outcome, clusters, services
 
 
 def service_identification(run: Run) -> float | None:

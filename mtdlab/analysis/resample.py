@@ -183,3 +183,16 @@ def mean_interval(values: Sequence[float], clusters: Clusters, seed: int,
 
 def _points(values: list[float], lo_q: float, hi_q: float) -> tuple[float | None, float | None]:
     return percentile(values, lo_q), percentile(values, hi_q)
+
+
+def share_interval(values: Sequence[float], clusters: Clusters, seed: int) -> tuple[float | None, float | None]:
+    """95% interval of a share (values 0 or 1). When every value is the same, every resample is
+    too and the bootstrap gives a point; then the exact (Clopper-Pearson) bound for all
+    successes or all failures, counting the independent blocks, not the values: for k blocks,
+    all found gives [0.025^(1/k), 1]."""
+    lo, hi = mean_interval(values, clusters, seed)
+    if not len(values) or lo is None or lo != hi or lo not in (0.0, 1.0):
+        return lo, hi
+    k = max(1.0, clusters.blocks())
+    edge = 0.025 ** (1 / k)
+    return (edge, 1.0) if lo == 1.0 else (0.0, 1 - edge)

@@ -166,3 +166,99 @@ def flood_success(n: int, k: int, budget_pps: float, capacity_pps: float, legit_
         return min(1.0, capacity_pps / load)
     load = budget_pps / k + legit_pps / n
     return (1 - k / n) + (k / n) * min(1.0, capacity_pps / load)
+
+
+# --- one sweep of the pool against a hopping service (theory.md section 2) -----------------
+
+ONE_MINUS_1_OVER_E = 1 - math.exp(-1)   # a full sweep against perfect shuffling (Carroll et al., ICC 2014)
+
+
+def urn_find(law: IntervalLaw, m: float) -> float | None:
+    """Probability that one sweep of the pool finds a hopping service, m = S/T hops per sweep
+    (theory.md section 2, the urn model of Carroll et al.): closed forms for exponential hops
+    and for a fixed period up to m = 1; None where theory.md gives none (urn_find_simulated
+    covers every law)."""
+    if law.law == "never" or m <= 0:
+        return 1.0
+    if law.law == "exponential":
+        if abs(m - 4) < 1e-9:
+            miss = 2 * math.exp(-2)
+        elif m < 4:
+            w = math.sqrt(m - m * m / 4)
+            miss = math.exp(-m / 2) * (math.cos(w) + (m / 2 - 1) / w * math.sin(w))
+        else:
+            w = math.sqrt(m * m / 4 - m)
+            miss = math.exp(-m / 2) * (math.cosh(w) + (m / 2 - 1) / w * math.sinh(w))
+        return 1 - miss
+    if law.law in ("fixed", "keyed") and m <= 1:
+        return 1 - m / 6
+    return None
+
+
+@functools.lru_cache(maxsize=256)   # reports and coverage simulations ask again for the same (law, m)
+def urn_find_simulated(law: IntervalLaw, m: float, pool: int = 64, sims: int = 4000, seed: int = 0) -> float:
+    """The urn model by Monte Carlo, for any law: a sweep probes each of `pool` ports once, in a
+    random order, evenly over S = m T; the service sits on one port and moves to a random other
+    one at the law's hop times (a stationary renewal process: the sweep starts at a random
+    moment of an interval). Found when a probe meets the service's port at that moment."""
+    if law.law == "never":
+        return 1.0
+    rng = random.Random(seed)
+    T = law.mean
+    S = m * T
+    found = 0
+    for _ in range(sims):
+        # The first hop comes after the residual life of the current interval: an interval
+        # picked length-biased, entered at a uniform point.
+        while True:
+            first = law.sample(rng)
+            if rng.random() * _max_interval(law) <= first:
+                break
+        t_hop = rng.random() * first
+        port = rng.randrange(pool)
+        order = list(range(pool))
+        rng.shuffle(order)
+        for i, probe in enumerate(order):
+            t = (i + 0.5) * S / pool
+            while t_hop <= t:
+                port = (port + 1 + rng.randrange(pool - 1)) % pool
+                t_hop += law.sample(rng)
+            if probe == port:
+                found += 1
+                break
+    return found / sims
+
+
+def _max_interval(law: IntervalLaw) -> float:
+    """An upper bound of the law's intervals, for length-biased rejection sampling (an
+    exponential's is cut at 40 means: the mass beyond is e^-40)."""
+    return {"fixed": law.period_s, "keyed": law.period_s, "uniform": law.high_s,
+            "exponential": 40 * law.mean_s, "choice": max(law.values_s or (1.0,))}[law.law]
+
+
+def time_to_first_discovery(law: IntervalLaw, sweep_s: float) -> float | None:
+    """Expected time to first discovery for an attacker sweeping continuously, sweeps of S
+    seconds (theory.md section 2): exponential S/(1 - e^(-S/T)) - T; fixed period S/2 + S^2/(12T)
+    for T >= S, S - T/2 + T^2/(12 S) for T <= S; a static port S/2. None for other laws."""
+    if sweep_s <= 0:
+        return None
+    S = sweep_s
+    if law.law == "never":
+        return S / 2
+    T = law.mean
+    if law.law == "exponential":
+        return S / -math.expm1(-S / T) - T
+    if law.law in ("fixed", "keyed"):
+        return S / 2 + S * S / (12 * T) if T >= S else S - T / 2 + T * T / (12 * S)
+    return None
+
+
+def time_to_first_report(p_find: float, sweep_s: float, cycle_s: float) -> float | None:
+    """Expected time from the start of an attacker's first sweep to the end of the first sweep
+    that finds the service, when the attacker learns what a sweep found at its end (nmap's
+    report) and sweeps start cycle_s apart: S + C (1/p - 1), each sweep finding the service
+    with the urn model's p on its own (hops between sweeps make them nearly independent).
+    theory.md's E[W] counts to the probe's own moment instead; it is reported beside this."""
+    if not p_find or sweep_s <= 0:
+        return None
+    return sweep_s + max(cycle_s, sweep_s) * (1 / p_find - 1)

@@ -43,7 +43,7 @@ def launch(ctx, scenario, duration: float):
 def metrics(run, base: dict) -> tuple[dict, dict]:
     from mtdlab.analysis.decay import decay, extra_life
     from mtdlab.analysis.hoplatency import phase_summary, schedule_summary
-    from mtdlab.analysis.metrics import act_after_delay, discovery, service_identification, sweeps
+    from mtdlab.analysis.metrics import act_after_delay, discovery, service_identification, sweep_find, sweeps
     from mtdlab.contract.clientlog import summarize
 
     extra = extra_life(run.truth)
@@ -67,6 +67,7 @@ def metrics(run, base: dict) -> tuple[dict, dict]:
         "decay": decay_summary,
         "sweeps": sweep_stats,
         "discovery": discovery(run, sweep_stats),
+        "sweep_find": sweep_find(run, sweep_stats),
         "act_after_delay": act_after_delay(run, sweep_stats),
         "service_id_accuracy": service_identification(run),
     }
@@ -109,6 +110,15 @@ def rows(summary: dict) -> list[tuple[str, str]]:
                  (f"{svc}: discovered, theory", f"discovery.{svc}.theory_discovered_share"),
                  (f"{svc}: discovered, realised-schedule theory", f"discovery.{svc}.theory_discovered_share_realised"),
                  (f"{svc}: mean time to discovery (s)", f"discovery.{svc}.mean_time_to_discovery_s")]
+    for svc in summary["sweep_find"]:
+        rows += [(f"{svc}: hops per sweep m = S/T", f"sweep_find.{svc}.m"),
+                 (f"{svc}: sweeps that found it", f"sweep_find.{svc}.found_share"),
+                 (f"{svc}: found per sweep, 95% CI low", f"sweep_find.{svc}.found_share_ci95.0"),
+                 (f"{svc}: found per sweep, 95% CI high", f"sweep_find.{svc}.found_share_ci95.1"),
+                 (f"{svc}: found per sweep, urn-model theory", f"sweep_find.{svc}.theory_found_share"),
+                 (f"{svc}: time to first discovery (s)", f"sweep_find.{svc}.time_to_first_discovery_s"),
+                 (f"{svc}: time to first discovery, theory at the sweep's end (s)", f"sweep_find.{svc}.theory_time_to_first_report_s"),
+                 (f"{svc}: time to first discovery, theory.md E[W] (s)", f"sweep_find.{svc}.theory_time_to_first_discovery_s")]
     return rows
 
 

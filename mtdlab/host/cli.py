@@ -2,6 +2,8 @@
 
   mtdlab run SCENARIO      run a scenario in its own lab; the folder ends with summary.json and report.html
   mtdlab report RUN_DIR    make summary.json and report.html again from a run folder's raw data
+  mtdlab sweep SWEEP       run a grid of scenarios (resumable); the folder ends with sweep.json and sweep.html
+  mtdlab rerun RUN_DIR     run a finished run's scenario again and say whether its figures fall in the old intervals
   mtdlab compare DIR...    one page with several runs' figures side by side
   mtdlab validate FILE...  check scenario files without starting anything (exit 2 naming file:line if not)
   mtdlab coverage          simulate many runs (no Docker): how often each reported 95% interval covers the truth
@@ -77,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="run folder (default runs/NAME-TIMESTAMP)")
     p.add_argument("--watch", action="store_true", help="serve the live view of the run while it runs")
     p.add_argument("--watch-port", type=int, default=8090, help="its port on 127.0.0.1 (default 8090, else a free one)")
+    p = sub.add_parser("sweep", help="run every point of a sweep file (again: goes on where it stopped)")
+    p.add_argument("sweep_file", type=Path)
+    p.add_argument("--out", type=Path, help="sweep folder (default runs/sweep-NAME)")
+    p.add_argument("--report", action="store_true", help="only remake sweep.json and sweep.html from what is finished")
+    p = sub.add_parser("rerun", help="run a run folder's scenario again, then compare the figures with the old intervals")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", type=Path, help="the new run folder (default RUN_DIR-rerun-TIMESTAMP)")
     p = sub.add_parser("watch", help="the live view of a run folder: a finished run replayed, or --live")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--speed", type=float, default=1.0, help="replay at this many times real time (default 1)")
@@ -93,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--once", action="store_true", help="grade: what waits now, then stop")
     p = sub.add_parser("report", help="rebuild summary.json and report.html from a run folder")
     p.add_argument("run_dir", type=Path)
-    p = sub.add_parser("compare", help="an HTML page with several runs' figures side by side")
+    p = sub.add_parser("compare", help="several runs' figures side by side (HTML); with two runs, whether the "
+                                        "second's figures fall inside the first's 95%% intervals (JSON)")
     p.add_argument("run_dirs", type=Path, nargs="+")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, help="the HTML page (needed unless exactly two runs are compared)")
     p = sub.add_parser("client", help="reach a keyed service directly: compute its port from the key and the clock")
     p.add_argument("scenario", type=Path)
     p.add_argument("service")
@@ -168,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: summary[k] for k in ("scenario", "duration_s", "hops", "legit", "decay", "sweeps",
                                                    "act_after_delay", "service_id_accuracy")}, indent=2))
         return 0
+    if args.command == "sweep":
+        return _sweep(args)
+    if args.command == "rerun":
+        return _rerun(args)
     if args.command == "watch":
         from mtdlab.host.watch import watch
         return watch(args.run_dir, args.speed, args.live, args.bind, args.port,
@@ -212,8 +226,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "compare":
         from mtdlab.reporting.compare import write_index
-        write_index(args.run_dirs, args.out)
-        print(args.out)
+        from mtdlab.research.manifest import compare_runs
+        missing = [str(d) for d in args.run_dirs if not (d / "summary.json").is_file()]
+        if missing:
+            print(f"mtdlab compare: not finished run folders (no summary.json): {', '.join(missing)}", file=sys.stderr)
+            return 2
+        if args.out:
+            write_index(args.run_dirs, args.out)
+            print(args.out, file=sys.stderr if len(args.run_dirs) == 2 else sys.stdout)
+        if len(args.run_dirs) == 2:
+            verdict = compare_runs(*args.run_dirs)
+            print(json.dumps(verdict, indent=2))
+            return 0 if verdict["all_inside"] else 1
+        if not args.out:
+            print("mtdlab compare: --out PAGE.html is needed for more than two runs", file=sys.stderr)
+            return 2
         return 0
     if args.command == "client":
         import time
@@ -277,6 +304,62 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"lab": args.lab, "removed": remove_lab(args.lab)}))
         return 0
     return 2
+
+
+def _sweep(args) -> int:
+    from mtdlab.contract.scenario import ScenarioError
+    from mtdlab.host.lab import LabError
+    from mtdlab.research.report import write_sweep
+    from mtdlab.research.runner import run_sweep
+    from mtdlab.research.sweepfile import load_sweep
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        sweep = load_sweep(args.sweep_file)
+    except ScenarioError as exc:
+        print(f"mtdlab sweep: invalid sweep: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or Path("runs") / f"sweep-{sweep.name}"
+    try:
+        if not args.report:
+            say(f"sweep: {sweep.name}: {sweep.points} points x {sweep.repetitions} repetitions = {len(sweep.runs)} runs; folder {out}")
+            run_sweep(sweep, out, say, after_each=write_sweep)
+        data = write_sweep(out)
+    except LabError as exc:
+        print(f"mtdlab sweep: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        write_sweep(out)
+        print(f"mtdlab sweep: interrupted; finished runs are kept in {out}: the same command goes on from there",
+              file=sys.stderr)
+        return 130
+    say(f"sweep: report {out / 'sweep.html'}")
+    print(json.dumps({"folder": str(out), "runs": data["runs"], "finished": data["finished"],
+                      "nearest_m1": data["nearest_m1"]}, indent=2))
+    return 0
+
+
+def _rerun(args) -> int:
+    from mtdlab.host.lab import LabError
+    from mtdlab.host.run import run_scenario
+    from mtdlab.research.manifest import compare_runs
+    old = args.run_dir
+    if not (old / "summary.json").is_file() or not (old / "scenario.yaml").is_file():
+        print(f"mtdlab rerun: {old} is not a finished run folder (no summary.json and scenario.yaml)", file=sys.stderr)
+        return 2
+    meta = json.loads((old / "run.json").read_text()) if (old / "run.json").is_file() else {}
+    out = args.out or old.with_name(f"{old.name}-rerun-{__import__('time').strftime('%Y%m%d-%H%M%S')}")
+    try:
+        run_scenario(old / "scenario.yaml", meta.get("duration_s"), out,
+                     say=lambda m: print(m, file=sys.stderr, flush=True))
+    except LabError as exc:
+        print(f"mtdlab rerun: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mtdlab rerun: interrupted; the lab was removed", file=sys.stderr)
+        return 130
+    verdict = compare_runs(old, out)
+    print(json.dumps(verdict, indent=2))
+    return 0 if verdict["all_inside"] else 1
 
 
 if __name__ == "__main__":

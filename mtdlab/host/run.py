@@ -19,6 +19,7 @@ from mtdlab.contract.events import read_events
 from mtdlab.host.lab import Lab, LabError
 from mtdlab.host.runfolder import remove_links
 from mtdlab.reporting.report import write_report
+from mtdlab.research.manifest import write_manifest
 from mtdlab.experiments import EXPERIMENTS, load_scenario
 
 
@@ -96,6 +97,7 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     (out / "scenario.yaml").write_text(scenario.source)
     meta = {"scenario_file": str(path), "duration_s": duration, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_manifest(out, scenario, duration)   # images, code, host: what `mtdlab rerun` holds a rerun to
     env = {"MTDLAB_ATTACKER_MAX_S": str(duration)}
     # Fresh keys for every run; the host user keeps them owner-only (`mtdlab client`, `mtdlab console`).
     for kind in (keys.CONSOLE, keys.REDIS, *scenario_keys(scenario)):

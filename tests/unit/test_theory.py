@@ -60,3 +60,45 @@ def test_act_after_delay_matches_closed_form():
 def test_discovery_model():
     assert theory.discovery_within_placement(FIX, 10) == 1.0
     assert theory.discovery_within_placement(FIX, 60) == pytest.approx(0.5)
+
+
+def test_urn_model_closed_forms_match_the_simulation():
+    """theory.md section 2, checked as theory.md says its formulas were: by Monte Carlo."""
+    exp, fixed = IntervalLaw("exponential", mean_s=2.0), IntervalLaw("fixed", period_s=2.0)
+    for m in (0.2, 1.0, 3.0, 6.0):
+        assert abs(theory.urn_find(exp, m) - theory.urn_find_simulated(exp, m)) < 0.025, m
+    for m in (0.2, 1.0):
+        assert abs(theory.urn_find(fixed, m) - theory.urn_find_simulated(fixed, m)) < 0.025, m
+    assert theory.urn_find(fixed, 2.0) is None                          # no closed form given beyond m = 1
+    # small m: P(miss) ~ m/6; large m: towards 1 - 1/e, never below it
+    assert abs((1 - theory.urn_find(exp, 0.01)) - 0.01 / 6) < 1e-4
+    assert abs(theory.urn_find(exp, 4.0) - (1 - 2 * math.exp(-2))) < 1e-12
+    assert theory.urn_find(exp, 3.999) == pytest.approx(theory.urn_find(exp, 4.001), abs=1e-3)
+    assert theory.ONE_MINUS_1_OVER_E < theory.urn_find(exp, 50.0) < theory.ONE_MINUS_1_OVER_E + 0.03
+
+
+def test_time_to_first_discovery():
+    exp, fixed = IntervalLaw("exponential", mean_s=5.0), IntervalLaw("fixed", period_s=5.0)
+    # exponential: S/(1 - e^(-S/T)) - T, between S/2 (static) and S (perfect shuffling)
+    w = theory.time_to_first_discovery(exp, 2.0)
+    assert w == pytest.approx(2.0 / (1 - math.exp(-0.4)) - 5.0) and 1.0 < w < 2.0
+    assert theory.time_to_first_discovery(fixed, 2.0) == pytest.approx(1.0 + 4.0 / 60)
+    assert theory.time_to_first_discovery(fixed, 10.0) == pytest.approx(10.0 - 2.5 + 25 / 120)
+    assert theory.time_to_first_discovery(IntervalLaw("never"), 2.0) == 1.0
+
+
+def test_time_to_first_report_and_the_share_interval_at_the_boundary():
+    import numpy as np
+    from mtdlab.analysis.resample import Clusters, share_interval
+    # every sweep finds it: the first sweep's end; p = 1/2 with sweeps back to back: two sweeps on average
+    assert theory.time_to_first_report(1.0, 2.0, 3.0) == 2.0
+    assert theory.time_to_first_report(0.5, 2.0, 2.0) == pytest.approx(4.0)
+    # all 60 found: not the bootstrap's point [1, 1] but the exact bound over the independent blocks
+    lo, hi = share_interval([1.0] * 60, Clusters.of(range(60)), 0)
+    assert hi == 1.0 and lo == pytest.approx(0.025 ** (1 / Clusters.of(range(60)).blocks())) and 0.8 < lo < 1.0   # 20 blocks of 3
+    lo, hi = share_interval([0.0] * 60, Clusters.of(range(60)), 0)
+    assert lo == 0.0 and 0.0 < hi < 0.1
+    rng = np.random.default_rng(1)
+    mixed = list((rng.random(200) < 0.7).astype(float))
+    lo, hi = share_interval(mixed, Clusters.of(range(200)), 0)
+    assert lo < np.mean(mixed) < hi

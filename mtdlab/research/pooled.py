@@ -1,0 +1,133 @@
+"""One sweep point's figures, pooled over its repetitions from their raw data.
+
+Each repetition is its own stratum in every bootstrap (resampled on its own, so each keeps its
+placements or sweeps), with the same blocks of consecutive placements (or sweeps) as a single
+run's figures: the point's 95% intervals are those of one long run made of the repetitions,
+not an average of intervals. Definitions as in docs/summary.md; docs/sweeps.md lists the keys.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from mtdlab.analysis import theory
+from mtdlab.analysis.decay import decay_samples
+from mtdlab.analysis.km import km_half_life
+from mtdlab.analysis.metrics import Run, act_outcomes, found_by_sweep
+from mtdlab.analysis.resample import Clusters, half_life_interval, mean_interval, share_interval
+from mtdlab.contract.stats import rounded as _r, within
+
+
+def point_figures(folders: list[Path]) -> dict:
+    runs = [Run.load(f) for f in folders]
+    sums = [json.loads((f / "summary.json").read_text()) for f in folders]
+    seed = runs[0].scenario.seed
+    laws = {s.name: s.hop.interval for s in runs[0].scenario.services}
+    return {"runs": len(runs), "law": _law(laws), "mean_interval_s": _r(_one({l.mean for l in laws.values()})),
+            "realised_mean_interval_s": _r(_realised_interval(sums)),
+            "decay": _decay(runs, sums, laws, seed), "sweep_find": _find(runs, laws, seed),
+            "act_after_delay": _act(runs, sums, seed), "legit": _legit(sums),
+            "per_run": [{"folder": f.name, "seed": s["seed"], "half_life_s": s["decay"]["half_life_s"],
+                         "half_life_ci95": s["decay"]["half_life_ci95"], "sweep_s": s["sweeps"]["sweep_s"],
+                         "act_success": s["act_after_delay"]["success_rate"], "legit_failures": s["legit"]["failures"]}
+                        for f, s in zip(folders, sums)]}
+
+
+def _decay(runs, sums, laws, seed) -> dict:
+    samples, labels, strata, counts = [], [], [], {}
+    for i, run in enumerate(runs):
+        for x in decay_samples(run.truth, run.sweeps()):
+            samples.append((x.residual_s, x.seen_end))
+            labels.append(f"{i}:{x.placement}")
+            strata.append(f"{i}:{x.service}")
+            counts[x.service] = counts.get(x.service, 0) + 1
+    half = km_half_life(samples) if samples else None
+    lo, hi = half_life_interval(samples, Clusters.of(labels, strata), seed) if samples else (None, None)
+    n = sum(counts.values())
+    pure = theory.solve_half(lambda d: sum(c * theory.residual_survival(laws[s], d) for s, c in counts.items()) / n) \
+        if n else None
+    lab = _mean([s["decay"]["theory_half_life_s"] for s in sums])
+    return {"observations": len(samples), "placements": len(set(labels)), "half_life_s": _r(half),
+            "half_life_ci95": [_r(lo), _r(hi)], "theory_half_life_pure_s": _r(pure), "theory_half_life_lab_s": _r(lab),
+            "pure_within_ci95": within(lo, hi, pure) if half is not None else None,
+            "lab_within_ci95": within(lo, hi, lab) if half is not None else None}
+
+
+def _find(runs, laws, seed) -> dict:
+    found, labels, strata, waits, wlabels, wstrata, ms, ths, wths, eths = [], [], [], [], [], [], [], [], [], []
+    for i, run in enumerate(runs):
+        sweeps = run.sweeps()
+        S = _mean([s["end_mono"] - s["start_mono"] for s in sweeps]) or 0.0
+        C = _mean([b["start_mono"] - a["start_mono"] for a, b in zip(sweeps, sweeps[1:])]) or S
+        for name, law in laws.items():
+            f, w = found_by_sweep(run, name)
+            found += f
+            labels += [f"{i}:{name}:{k}" for k in range(len(f))]
+            strata += [f"{i}:{name}"] * len(f)
+            waits += w
+            wlabels += [f"{i}:{name}:{k}" for k in range(len(w))]
+            wstrata += [f"{i}:{name}"] * len(w)
+            m = S / law.mean if law.law != "never" else 0.0
+            th = theory.urn_find(law, m)
+            ms += [m] * len(f)
+            th = th if th is not None else theory.urn_find_simulated(law, round(m, 3))
+            ths += [th] * len(f)
+            wths += [theory.time_to_first_report(th, S, C)] * len(w)
+            eths += [theory.time_to_first_discovery(law, S)] * len(w)
+    lo, hi = share_interval(found, Clusters.of(labels, strata), seed)
+    wlo, whi = mean_interval(waits, Clusters.of(wlabels, wstrata), seed)
+    share, th, wait, wth = _mean(found), _mean(ths), _mean(waits), _mean(wths)
+    return {"sweeps": len(found), "m": _r(_mean(ms)), "found_share": _r(share), "found_share_ci95": [_r(lo), _r(hi)],
+            "theory_found_share": _r(th), "theory_within_ci95": within(lo, hi, th) if share is not None else None,
+            "time_to_first_discovery_s": _r(wait), "time_to_first_discovery_ci95": [_r(wlo), _r(whi)],
+            "theory_time_to_first_report_s": _r(wth), "theory_time_to_first_discovery_s": _r(_mean(eths)),
+            "time_theory_within_ci95": within(wlo, whi, wth) if wait is not None else None}
+
+
+def _act(runs, sums, seed) -> dict:
+    outcome, labels, strata = [], [], []
+    for i, run in enumerate(runs):
+        o, c, s = act_outcomes(run)
+        outcome += o
+        labels += [f"{i}:{x}" for x in c]
+        strata += [f"{i}:{x}" for x in s]
+    lo, hi = mean_interval(outcome, Clusters.of(labels, strata), seed)
+    weights = [(s["act_after_delay"]["attempts"], s["act_after_delay"]["theory"]) for s in sums]
+    weights = [(n, t) for n, t in weights if n and t is not None]
+    th = sum(n * t for n, t in weights) / sum(n for n, _ in weights) if weights else None
+    rate = _mean(outcome)
+    return {"delay_s": sums[0]["act_after_delay"]["delay_s"], "attempts": len(outcome), "success_rate": _r(rate),
+            "success_ci95": [_r(lo), _r(hi)], "theory": _r(th),
+            "theory_within_ci95": within(lo, hi, th) if rate is not None else None}
+
+
+def _legit(sums) -> dict:
+    req = sum(s["legit"]["requests"] for s in sums)
+    fail = sum(s["legit"]["failures"] for s in sums)
+    p50 = [s["legit"]["latency_ms"]["p50"] for s in sums if s["legit"]["latency_ms"]["p50"] is not None]
+    p95 = [s["legit"]["latency_ms"]["p95"] for s in sums if s["legit"]["latency_ms"]["p95"] is not None]
+    return {"requests": req, "failures": fail, "failure_rate": _r(fail / req) if req else None,
+            "latency_ms_p50": _r(statistics.median(p50)) if p50 else None,
+            "latency_ms_p95": _r(statistics.median(p95)) if p95 else None}
+
+
+def _realised_interval(sums) -> float | None:
+    """Mean realised interval between switches over every service of every repetition."""
+    xs = [v["realised"] for s in sums for v in (s.get("schedule", {}).get("mean_interval_s") or {}).values()
+          if isinstance(v, dict) and v.get("realised") is not None]
+    return _mean(xs)
+
+
+def _law(laws) -> str:
+    names = {l.law for l in laws.values()}
+    return names.pop() if len(names) == 1 else "mixed"
+
+
+def _one(values: set):
+    return values.pop() if len(values) == 1 else None
+
+
+def _mean(xs):
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
