@@ -97,7 +97,7 @@ def test_time_to_first_report_and_the_share_interval_at_the_boundary():
     lo, hi = share_interval([1.0] * 60, Clusters.of(range(60)), 0)
     assert hi == 1.0 and lo == pytest.approx(0.025 ** (1 / Clusters.of(range(60)).blocks())) and 0.8 < lo < 1.0   # 20 blocks of 3
     lo, hi = share_interval([0.0] * 60, Clusters.of(range(60)), 0)
-    assert lo == 0.0 and 0.0 < hi < 0.1
+    assert lo == 0.0 and hi == pytest.approx(1 - 0.025 ** (1 / 20))
     rng = np.random.default_rng(1)
     mixed = list((rng.random(200) < 0.7).astype(float))
     lo, hi = share_interval(mixed, Clusters.of(range(200)), 0)
