@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sweep", help="run every point of a sweep file (again: goes on where it stopped)")
     p.add_argument("sweep_file", type=Path)
     p.add_argument("--out", type=Path, help="sweep folder (default runs/sweep-NAME)")
-    p.add_argument("--report", action="store_true", help="only remake sweep.json and sweep.html from what is finished")
+    p.add_argument("--report", action="store_true", help="only remake the finished runs' reports, sweep.json and sweep.html")
     p = sub.add_parser("rerun", help="run a run folder's scenario again, then compare the figures with the old intervals")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, help="the new run folder (default RUN_DIR-rerun-TIMESTAMP)")
@@ -323,6 +323,12 @@ def _sweep(args) -> int:
         if not args.report:
             say(f"sweep: {sweep.name}: {sweep.points} points x {sweep.repetitions} repetitions = {len(sweep.runs)} runs; folder {out}")
             run_sweep(sweep, out, say, after_each=write_sweep)
+        else:
+            from mtdlab.reporting.report import write_report
+            from mtdlab.research.runner import finished
+            for r in sweep.runs:      # the runs' own figures first, with the metrics of this version
+                if finished(out / r.id):
+                    write_report(out / r.id)
         data = write_sweep(out)
     except LabError as exc:
         print(f"mtdlab sweep: {exc}", file=sys.stderr)
