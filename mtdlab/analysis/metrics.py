@@ -18,7 +18,7 @@ from mtdlab.contract.scenario import Scenario
 from mtdlab.experiments import load_scenario
 from mtdlab.analysis.resample import Clusters, mean_interval, share_interval
 from mtdlab.contract.stats import rounded as _r, within
-from mtdlab.analysis.sweeps import judge_sweeps
+from mtdlab.analysis.sweeps import full, judge_sweeps
 from mtdlab.analysis import theory
 from mtdlab.analysis.truth import Truth, read_truth
 
@@ -67,7 +67,9 @@ def sweeps(run: Run) -> dict:
         r, t = set(v.reported), set(v.truth_at_end)
         precision.append(len(r & t) / len(r) if r else 1.0)
         recall.append(len(r & t) / len(t) if t else 1.0)
-    ports = run.sweeps()
+    # A sweep's duration and cycle are those of full rounds (a hop-aware attacker's narrow
+    # rescans are not sweeps of its ports); a sampler has none, and its rounds count instead.
+    ports = [s for s in run.sweeps() if full(s)] or run.sweeps()
     starts = [s["start_mono"] for s in ports]
     return {"count": len(verdicts), "precision": _r(_mean(precision)), "recall": _r(_mean(recall)),
             "exact": sum(v.exact for v in verdicts),
@@ -176,23 +178,25 @@ def act_after_delay(run: Run, sweep_stats: dict) -> dict:
     plan = run.scenario.attacker
     tries = [e for e in run.attacker if e["event"] == "followup" and run.judged(e)]
     outcome, clusters, services = act_outcomes(run)
-    held_by: dict[str, int] = {}
-    for name in services:
-        if name:
-            held_by[name] = held_by.get(name, 0) + 1
     delay = plan.act_delay_s if plan else None
     S = sweep_stats["sweep_s"] or 0
     laws = {s.name: s.hop.interval for s in run.scenario.services}
-    weights = held_by or {name: 1 for name in laws}
+    # Each attempt with its own delay (a hop-aware attacker acts at once after a rescan).
+    by_pair: dict[tuple[str, float], int] = {}
+    for name, f in zip(services, tries):
+        if name:
+            key = (name, f.get("delay_s", delay))
+            by_pair[key] = by_pair.get(key, 0) + 1
+    weights = by_pair or ({(name, delay): 1 for name in laws} if delay is not None else {})
 
     def mixture(value) -> float | None:
         if delay is None:
             return None
-        return sum(n * value(name) for name, n in weights.items()) / sum(weights.values())
+        return sum(n * value(name, d) for (name, d), n in weights.items()) / sum(weights.values())
 
-    th = mixture(lambda name: theory.act_after_delay(laws[name], S, delay, extra_life(run.truth, name)))
-    realised = mixture(lambda name: 1.0 if laws[name].law == "never" else theory.over_sweep(
-        lambda d, lives=realised_lives(run.truth, name): theory.realised_survival(lives, d), S, delay))
+    th = mixture(lambda name, d: theory.act_after_delay(laws[name], S, d, extra_life(run.truth, name)))
+    realised = mixture(lambda name, d: 1.0 if laws[name].law == "never" else theory.over_sweep(
+        lambda x, lives=realised_lives(run.truth, name): theory.realised_survival(lives, x), S, d))
     lo, hi = mean_interval(outcome, Clusters.of(clusters, services), run.scenario.seed)
     naive = mean_interval(outcome, Clusters.naive(len(outcome)), run.scenario.seed, method="percentile")
     rate = _mean(outcome)

@@ -4,7 +4,8 @@ nmap does not say when, inside a sweep, it probed each port, so a sweep [t0, t1]
 when every port surely open throughout it was reported, and every port reported was at
 least possibly open during it. What differs from the truth at the sweep's end is then
 explained by a hop during the sweep; anything else is an unexplained mismatch.
-Only what the network can see counts: behind a SAPP gateway, the gateway's port.
+Only what the network can see counts: behind a SAPP gateway, the gateway's port. A round
+that probed only some ports (a sampler's, a hop-aware rescan: `scanned`) is judged on those.
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def judge_sweeps(truth: Truth, sweeps: list[dict]) -> list[SweepVerdict]:
             continue  # outside the logged window: no truth to judge it by
         t0, t1 = s["start_mono"], s["end_mono"]
         reported = set(s["open"])
-        visible = truth.visible()
+        scanned = ports_of(s["scanned"]) if s.get("scanned") else None   # a partial round: only what it probed
+        visible = [p for p in truth.visible() if scanned is None or p.port in scanned]
         surely = {p.port for p in visible if p.surely_open(t0, t1)}
         possibly = {p.port for p in visible if p.possibly_open(t0, t1)}
         at_end = {p.port for p in visible if p.open_at(t1)}
@@ -50,6 +52,20 @@ def judge_sweeps(truth: Truth, sweeps: list[dict]) -> list[SweepVerdict]:
         v.explained_by_hop = sorted((reported ^ at_end) - set(v.missed_unexplained) - set(v.extra_unexplained))
         verdicts.append(v)
     return verdicts
+
+
+def ports_of(spec: str) -> set[int]:
+    """nmap's -p text ("1-3,7") as a set of ports."""
+    out: set[int] = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def full(sweep: dict) -> bool:
+    """A round over every port the attacker covers (not a sampler's share or a narrow rescan)."""
+    return sweep.get("scope", "full") == "full"
 
 
 def sweep_summary(verdicts: list[SweepVerdict]) -> dict:

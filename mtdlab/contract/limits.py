@@ -82,6 +82,8 @@ _TABLE = [
           low_inclusive=True, whole=True, noun="a whole number"),
     Limit("sweep.runs", 1, 1000, "runs", "points times repetitions of one sweep", low_inclusive=True, whole=True,
           noun="a whole number"),
+    Limit("attacker.sample_share", 0, 1, "", "share of the attacker's ports a sampler scans each round"),
+    Limit("attacker.rate_pps", 0, 10000, "probes/s", "the slow attacker's ceiling (nmap --max-rate)"),
     Limit("class.teams", 1, 30, "teams", "team labs of one class on one machine (each runs a whole lab)",
           low_inclusive=True, whole=True),
     Limit("class.flag_grace_s", 0, 600, "s", "how long a flag counts after its instance is gone", low_inclusive=True),

@@ -13,6 +13,7 @@ from mtdlab.contract.yamlsafe import YamlError, plain
 
 
 PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
 class ScenarioError(YamlError):
@@ -87,3 +88,31 @@ class Reader:
 
 def plain_or_node(node: yaml.Node):
     return plain(node) if isinstance(node, yaml.ScalarNode) else node
+
+
+def parse_ranges(r: Reader, name: str, node: yaml.Node) -> tuple[tuple[int, int], ...]:
+    """Ranges written as a list of "lo-hi" / port items, or one comma-separated string."""
+    key = r.path(name)
+    if isinstance(node, yaml.ScalarNode) and isinstance(plain(node), (str, int)) and not isinstance(plain(node), bool):
+        items = [(node, part) for part in str(plain(node)).split(",")]
+    elif isinstance(node, yaml.SequenceNode):
+        items = [(n, plain(n) if isinstance(n, yaml.ScalarNode) else None) for n in node.value]
+    else:
+        r.fail(node, key, 'expected port ranges such as ["9001-9099", 9500]')
+    ranges = []
+    for n, text in items:
+        m = RANGE.match(str(text)) if isinstance(text, (str, int)) and not isinstance(text, bool) else None
+        if not m:
+            r.fail(n, key, f'expected a port or a range "lo-hi", got {text!r}')
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if not (1 <= lo <= 65535 and 1 <= hi <= 65535):
+            r.fail(n, key, f"expected ports from 1 to 65535, got {text!r}")
+        if lo > hi:
+            r.fail(n, key, f"expected the range's low end first, got {text!r}")
+        for plo, phi in ranges:
+            if lo <= phi and plo <= hi:
+                r.fail(n, key, f"range {text!r} overlaps range {plo}-{phi}")
+        ranges.append((lo, hi))
+    if not ranges:
+        r.fail(node, key, "expected at least one port range")
+    return tuple(ranges)

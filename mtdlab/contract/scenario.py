@@ -17,10 +17,11 @@ from typing import Optional
 import yaml
 
 from mtdlab.contract import banners
+from mtdlab.contract.attackerplan import AttackerPlan, parse_attacker
 from mtdlab.contract.catalog import FRONT_STATUS_PORT, SERVICE_KINDS, SWITCH_STATUS_PORT
 from mtdlab.contract.limits import LIMITS
 from mtdlab.contract.schedule import IntervalLaw, PortPool
-from mtdlab.contract.reader import Reader, ScenarioError, plain_or_node  # noqa: F401  (ScenarioError: for callers)
+from mtdlab.contract.reader import Reader, ScenarioError, parse_ranges, plain_or_node  # noqa: F401  (ScenarioError: for callers)
 from mtdlab.contract.yamlsafe import YamlError, decode, load_nodes, plain
 
 MAX_FILE_BYTES = 256 * 1024   # no scenario comes near it; larger files are refused before parsing
@@ -55,20 +56,6 @@ class Service:
 
 
 @dataclass(frozen=True)
-class AttackerPlan:
-    ports: tuple[tuple[int, int], ...]
-    timing: str
-    pause_s: float
-    version_scan: bool
-    act_delay_s: Optional[float]
-    max_sweeps: int
-
-    @property
-    def port_spec(self) -> str:
-        return ",".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in self.ports)
-
-
-@dataclass(frozen=True)
 class Sapp:
     """Seed 000's one port for all: the target's services listen on its loopback only and a
     gateway on `port` splices connections that open with a valid preamble (mtdlab.contract.sapp)."""
@@ -99,8 +86,6 @@ class Scenario:
 
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
-TIMINGS = ("T0", "T1", "T2", "T3", "T4", "T5")
 
 
 def load_scenario(path: str | Path, sections=(), checks=()) -> Scenario:
@@ -141,7 +126,7 @@ def parse_scenario(text: str, file: str = "<scenario>", sections=(), checks=()) 
     target = root.child("target")
     services = _services(target)
     sapp = _sapp(target.child("sapp", required=False), services)
-    attacker = _attacker(root.child("attacker", required=False))
+    attacker = parse_attacker(root.child("attacker", required=False))
     so_far = {"services": services, "sapp": sapp}
     for key, parse in sections:
         so_far[key] = parse(root.child(key, required=False), so_far)
@@ -261,34 +246,6 @@ def _interval(r: Reader) -> IntervalLaw:
     return IntervalLaw(law, **values)
 
 
-def parse_ranges(r: Reader, name: str, node: yaml.Node) -> tuple[tuple[int, int], ...]:
-    """Ranges written as a list of "lo-hi" / port items, or one comma-separated string."""
-    key = r.path(name)
-    if isinstance(node, yaml.ScalarNode) and isinstance(plain(node), (str, int)) and not isinstance(plain(node), bool):
-        items = [(node, part) for part in str(plain(node)).split(",")]
-    elif isinstance(node, yaml.SequenceNode):
-        items = [(n, plain(n) if isinstance(n, yaml.ScalarNode) else None) for n in node.value]
-    else:
-        r.fail(node, key, 'expected port ranges such as ["9001-9099", 9500]')
-    ranges = []
-    for n, text in items:
-        m = RANGE.match(str(text)) if isinstance(text, (str, int)) and not isinstance(text, bool) else None
-        if not m:
-            r.fail(n, key, f'expected a port or a range "lo-hi", got {text!r}')
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-        if not (1 <= lo <= 65535 and 1 <= hi <= 65535):
-            r.fail(n, key, f"expected ports from 1 to 65535, got {text!r}")
-        if lo > hi:
-            r.fail(n, key, f"expected the range's low end first, got {text!r}")
-        for plo, phi in ranges:
-            if lo <= phi and plo <= hi:
-                r.fail(n, key, f"range {text!r} overlaps range {plo}-{phi}")
-        ranges.append((lo, hi))
-    if not ranges:
-        r.fail(node, key, "expected at least one port range")
-    return tuple(ranges)
-
-
 def _pool(r: Reader) -> PortPool:
     r.only("ranges", "exclude", "allow_well_known")
     ranges = parse_ranges(r, "ranges", r.node_of("ranges"))
@@ -317,22 +274,6 @@ def _check_pools_fit(services: list[Service], node: yaml.Node, target: Reader) -
             shared = f" (shared with {', '.join(sharing)})" if sharing else ""
             target.fail(node.value[i], f"target.services[{i}].hop.pool",
                         f"pool of {len(s.hop.pool)} port(s){shared} is too small; expected at least {need}")
-
-
-def _attacker(r: Optional[Reader]) -> Optional[AttackerPlan]:
-    if r is None:
-        return None
-    r.only("ports", "timing", "pause_s", "version_scan", "act_delay_s", "max_sweeps")
-    ports_node = r.node_of("ports", required=False)
-    ports = parse_ranges(r, "ports", ports_node) if ports_node is not None else ((1, 65535),)
-    timing = r.scalar("timing", (str,), "expected an nmap timing template", default="T4")
-    if timing not in TIMINGS:
-        r.fail(r.items["timing"][1], r.path("timing"), f"expected one of {', '.join(TIMINGS)}, got {timing!r}")
-    pause = r.bounded("pause_s", "attacker.pause_s", default=1.0)
-    version_scan = r.scalar("version_scan", (bool,), "expected true or false", default=True)
-    act_delay = r.bounded("act_delay_s", "attacker.act_delay_s")
-    max_sweeps = r.bounded("max_sweeps", "attacker.max_sweeps", default=10000)
-    return AttackerPlan(ports, timing, pause, version_scan, act_delay, max_sweeps)
 
 
 def parse_interval(text: str, file: str = "<console>") -> IntervalLaw:

@@ -178,10 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: summary[k] for k in ("scenario", "duration_s", "hops", "legit", "decay", "sweeps",
                                                    "act_after_delay", "service_id_accuracy")}, indent=2))
         return 0
-    if args.command == "sweep":
-        return _sweep(args)
-    if args.command == "rerun":
-        return _rerun(args)
+    if args.command in ("sweep", "rerun"):
+        from mtdlab.host import research
+        return research.sweep(args) if args.command == "sweep" else research.rerun(args)
     if args.command == "watch":
         from mtdlab.host.watch import watch
         return watch(args.run_dir, args.speed, args.live, args.bind, args.port,
@@ -304,68 +303,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"lab": args.lab, "removed": remove_lab(args.lab)}))
         return 0
     return 2
-
-
-def _sweep(args) -> int:
-    from mtdlab.contract.scenario import ScenarioError
-    from mtdlab.host.lab import LabError
-    from mtdlab.research.report import write_sweep
-    from mtdlab.research.runner import run_sweep
-    from mtdlab.research.sweepfile import load_sweep
-    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    try:
-        sweep = load_sweep(args.sweep_file)
-    except ScenarioError as exc:
-        print(f"mtdlab sweep: invalid sweep: {exc}", file=sys.stderr)
-        return 2
-    out = args.out or Path("runs") / f"sweep-{sweep.name}"
-    try:
-        if not args.report:
-            say(f"sweep: {sweep.name}: {sweep.points} points x {sweep.repetitions} repetitions = {len(sweep.runs)} runs; folder {out}")
-            run_sweep(sweep, out, say, after_each=write_sweep)
-        else:
-            from mtdlab.reporting.report import write_report
-            from mtdlab.research.runner import finished
-            for r in sweep.runs:      # the runs' own figures first, with the metrics of this version
-                if finished(out / r.id):
-                    write_report(out / r.id)
-        data = write_sweep(out)
-    except LabError as exc:
-        print(f"mtdlab sweep: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        write_sweep(out)
-        print(f"mtdlab sweep: interrupted; finished runs are kept in {out}: the same command goes on from there",
-              file=sys.stderr)
-        return 130
-    say(f"sweep: report {out / 'sweep.html'}")
-    print(json.dumps({"folder": str(out), "runs": data["runs"], "finished": data["finished"],
-                      "nearest_m1": data["nearest_m1"]}, indent=2))
-    return 0
-
-
-def _rerun(args) -> int:
-    from mtdlab.host.lab import LabError
-    from mtdlab.host.run import run_scenario
-    from mtdlab.research.manifest import compare_runs
-    old = args.run_dir
-    if not (old / "summary.json").is_file() or not (old / "scenario.yaml").is_file():
-        print(f"mtdlab rerun: {old} is not a finished run folder (no summary.json and scenario.yaml)", file=sys.stderr)
-        return 2
-    meta = json.loads((old / "run.json").read_text()) if (old / "run.json").is_file() else {}
-    out = args.out or old.with_name(f"{old.name}-rerun-{__import__('time').strftime('%Y%m%d-%H%M%S')}")
-    try:
-        run_scenario(old / "scenario.yaml", meta.get("duration_s"), out,
-                     say=lambda m: print(m, file=sys.stderr, flush=True))
-    except LabError as exc:
-        print(f"mtdlab rerun: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("mtdlab rerun: interrupted; the lab was removed", file=sys.stderr)
-        return 130
-    verdict = compare_runs(old, out)
-    print(json.dumps(verdict, indent=2))
-    return 0 if verdict["all_inside"] else 1
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from mtdlab.reporting.summary import compute
 DEFINITIONS = [d for e in EXPERIMENTS for d in e.definitions]
 
 
-def _png(fig) -> str:
+def png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
     import matplotlib.pyplot as plt
@@ -31,7 +31,7 @@ def _png(fig) -> str:
 def _plots(run: Run, summary: dict, series: dict) -> list[tuple[str, str]]:
     import matplotlib
     matplotlib.use("Agg")
-    return [(title, _png(fig)) for e in EXPERIMENTS if e.plots for title, fig in e.plots(run, summary, series)]
+    return [(title, png(fig)) for e in EXPERIMENTS if e.plots for title, fig in e.plots(run, summary, series)]
 
 
 def _figures(summary: dict) -> list[tuple[str, str, object]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mtdlab.analysis import theory
 from mtdlab.contract.schedule import IntervalLaw
-from mtdlab.reporting.report import _png, lookup, show
+from mtdlab.reporting.report import png, lookup, show
 from mtdlab.research.pooled import point_figures
 from mtdlab.research.runner import finished
 
@@ -77,6 +77,7 @@ def _page(data: dict) -> str:
         links = " ".join(f'<a href="{r["id"]}/report.html">{r["id"]}</a>' for r in p["runs"] if r["finished"])
         body.append(f"<tr><th>p{p['point']:02d}{status}<br><small>{params}</small><br><small>{links}</small></th>{cells}</tr>")
     plots = "".join(f"<h2>{html.escape(t)}</h2><img alt=\"{html.escape(t)}\" src=\"{src}\">" for t, src in _plots(data))
+    plots = _pivot(data) + plots
     near = data["nearest_m1"]
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sweep {html.escape(data['sweep'])}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:12px}}
@@ -101,6 +102,31 @@ moment and assumes sweeps back to back: shown beside it, not compared.</li>
 <li><b>legit</b>: the legitimate client through the proxy, a new connection each; latency medians over runs.</li>
 </ul></body></html>
 """
+
+
+def _pivot(data: dict) -> str:
+    """Act-after-delay success by the first two varied values: rows the second, columns the first."""
+    params = [p["params"] for p in data["points"]]
+    varied = [k for k in (params[0] if params else {}) if len({json.dumps(x[k]) for x in params}) > 1]
+    if len(varied) < 2:
+        return ""
+    cols_key, rows_key = varied[0], varied[1]
+    cols = list(dict.fromkeys(json.dumps(x[cols_key]) for x in params))
+    rows = list(dict.fromkeys(json.dumps(x[rows_key]) for x in params))
+    cell = {}
+    for p in data["points"]:
+        a = (p["figures"] or {}).get("act_after_delay") or {}
+        text = f"{show(a.get('success_rate'))} {show(a.get('success_ci95'))}" if a.get("success_rate") is not None else "-"
+        th = f"<br><small>theory {show(a.get('theory'))}</small>" if a.get("theory") is not None else ""
+        cell[(json.dumps(p["params"][rows_key]), json.dumps(p["params"][cols_key]))] = (p["point"], text + th)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join(
+        f"<tr><th>{html.escape(r)}</th>" + "".join(
+            f'<td data-key="points.{cell[(r, c)][0]}.figures.act_after_delay.success_rate">{cell[(r, c)][1]}</td>'
+            if (r, c) in cell else "<td></td>" for c in cols) + "</tr>" for r in rows)
+    return (f"<h2>Act-after-delay success by {html.escape(rows_key)} (rows) and {html.escape(cols_key)} "
+            f"(columns)</h2><p>Success [95% interval], theory.md section 3 below each.</p>"
+            f"<table><tr><th></th>{head}</tr>{body}</table>")
 
 
 def _get(p: dict, key: str):
@@ -143,7 +169,7 @@ def _plots(data: dict) -> list[tuple[str, str]]:
                     label=f"theory.md, {law}")
     ax.set(xlabel="hop mean T (s)", ylabel="half-life (s)", xscale="log", yscale="log")
     ax.legend()
-    out.append(("Half-life against the hop mean", _png(fig)))
+    out.append(("Half-life against the hop mean", png(fig)))
 
     # 2. per-sweep probability of finding a service against m = S/T, the urn model and 1 - 1/e
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -164,7 +190,7 @@ def _plots(data: dict) -> list[tuple[str, str]]:
     ax.axvline(1.0, color="grey", lw=0.5)
     ax.set(xlabel="m = S/T (hops per sweep)", ylabel="P(a sweep finds the service)", ylim=(0.5, 1.02), xscale="log")
     ax.legend(loc="lower left")
-    out.append(("Finding a service in one sweep, against m = S/T", _png(fig)))
+    out.append(("Finding a service in one sweep, against m = S/T", png(fig)))
 
     # 3. time to first discovery against T
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -179,7 +205,7 @@ def _plots(data: dict) -> list[tuple[str, str]]:
                 color=LAW_COLOURS.get(law), label=f"theory.md E[W] (the probe's moment), {law}")
     ax.set(xlabel="hop mean T (s)", ylabel="time to first discovery (s)", xscale="log")
     ax.legend()
-    out.append(("Time to first discovery against the hop mean", _png(fig)))
+    out.append(("Time to first discovery against the hop mean", png(fig)))
 
     # 4. act-after-delay success: against D when D varies, else against T
     ds = {p["figures"]["act_after_delay"]["delay_s"] for p in pts}
@@ -194,7 +220,7 @@ def _plots(data: dict) -> list[tuple[str, str]]:
                 label=f"theory.md section 3, {law}")
     ax.set(xlabel=label, ylabel="act-after-delay success", ylim=(-0.02, 1.02), xscale="log" if key == "T" else "linear")
     ax.legend()
-    out.append(("Scan, then act after a delay", _png(fig)))
+    out.append(("Scan, then act after a delay", png(fig)))
 
     # 5. the trade-off: what the attacker still gets against what legitimate users pay
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -210,7 +236,7 @@ def _plots(data: dict) -> list[tuple[str, str]]:
                     (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set(xlabel="legitimate latency p95 (ms), through the proxy", ylabel="attacker's act-after-delay success",
            title="security gain against legitimate cost (marker area grows with legit failures)")
-    out.append(("Trade-off: attacker success against legitimate cost", _png(fig)))
+    out.append(("Trade-off: attacker success against legitimate cost", png(fig)))
     return out
 
 

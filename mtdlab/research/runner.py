@@ -18,8 +18,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from mtdlab.host.lab import LabError
 from mtdlab.research.sweepfile import RunPlan, Sweep
+
+class SweepError(Exception):
+    """The sweep folder cannot take this sweep (the message says why and what to do)."""
+
 
 OVERHEAD_GUESS_S = 40.0   # a run's start, teardown and report beyond its duration, until one is timed
 
@@ -35,10 +38,10 @@ def prepare(sweep: Sweep, out: Path) -> list[RunPlan]:
     if plan_file.exists():
         old = json.loads(plan_file.read_text())
         if old.get("digest") != sweep.digest:
-            raise LabError(f"{out} holds another sweep (or this one changed since: digest {old.get('digest')} "
+            raise SweepError(f"{out} holds another sweep (or this one changed since: digest {old.get('digest')} "
                            f"!= {sweep.digest}); give another --out, or remove the folder")
     elif any(p for p in out.iterdir()):
-        raise LabError(f"{out} is not empty and holds no sweep; give another --out")
+        raise SweepError(f"{out} is not empty and holds no sweep; give another --out")
     else:
         (out / "sweep.yaml").write_text(sweep.source)
         plan_file.write_text(json.dumps({
@@ -52,16 +55,10 @@ def prepare(sweep: Sweep, out: Path) -> list[RunPlan]:
     return [r for r in sweep.runs if not finished(out / r.id)]
 
 
-def run_sweep(sweep: Sweep, out: Path, say=print, run_one: Callable | None = None,
-              after_each: Callable | None = None) -> int:
+def run_sweep(sweep: Sweep, out: Path, say, run_one: Callable, after_each: Callable | None = None) -> int:
     """Run what is left of the sweep; returns how many runs this call made. run_one(scenario,
-    duration, folder, say) makes one run folder (default: mtdlab.host.run.run_scenario);
-    after_each(out) refreshes sweep.json and the report."""
-    if run_one is None:
-        from mtdlab.host.run import run_scenario
-
-        def run_one(scenario, duration, folder, say):
-            return run_scenario(scenario, duration, folder, say=say)
+    duration, folder, say) makes one run folder (`mtdlab sweep` passes mtdlab.host.run's
+    run_scenario); after_each(out) refreshes sweep.json and the report."""
     todo = prepare(sweep, out)
     total, done_before = len(sweep.runs), len(sweep.runs) - len(todo)
     if done_before:

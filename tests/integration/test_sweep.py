@@ -1,5 +1,6 @@
-"""A sweep end to end on the real engine: two points, one run each, through the command line;
-every run folder carries its manifest, and `mtdlab rerun` of one run agrees with it."""
+"""A sweep end to end on the real engine: two points (two attacker profiles), one run each,
+through the command line; every run folder carries its manifest, and `mtdlab rerun` of one run
+agrees with it."""
 import hashlib
 import json
 import subprocess
@@ -18,7 +19,7 @@ base: {base}
 duration_s: 30
 repetitions: 1
 vary:
-  target.services[*].hop.interval.mean_s: [2, 6]
+  attacker.profile: [hop-aware, sampler]
   attacker.ports: ["9000-9300"]
   attacker.pause_s: [0.5]
 """
@@ -27,8 +28,8 @@ name: it-sweep-base
 seed: 21
 target:
   services:
-    - {name: web, kind: web, hop: {interval: {law: exponential, mean_s: 3}, pool: {ranges: ["9001-9099"]}}}
-    - {name: redis, kind: redis, hop: {interval: {law: exponential, mean_s: 3}, pool: {ranges: ["9201-9299"]}}}
+    - {name: web, kind: web, hop: {interval: {law: exponential, mean_s: 2}, pool: {ranges: ["9001-9099"]}}}
+    - {name: redis, kind: redis, hop: {interval: {law: exponential, mean_s: 2}, pool: {ranges: ["9201-9299"]}}}
 attacker: {ports: "9000-9999", timing: T4, pause_s: 1, version_scan: false, act_delay_s: 1}
 legit: {rate_per_s: 10}
 """
@@ -60,12 +61,23 @@ def test_a_two_point_sweep_runs_end_to_end(sweep):
     assert "sweep: run 2/2 p01-r0" in done.stderr and "left" in done.stderr   # progress with an estimate
     data = json.loads((out / "sweep.json").read_text())
     assert (data["runs"], data["finished"]) == (2, 2)
-    slow, fast = data["points"][1]["figures"], data["points"][0]["figures"]
-    assert (fast["mean_interval_s"], slow["mean_interval_s"]) == (2, 6)
-    for f in (fast, slow):
-        assert f["decay"]["observations"] > 0 and f["sweep_find"]["sweeps"] > 5 and f["legit"]["requests"] > 200
-        assert f["legit"]["failures"] == 0 and f["act_after_delay"]["attempts"] > 0
+    aware, sampler = data["points"][0]["figures"], data["points"][1]["figures"]
+    for f in (aware, sampler):
+        assert f["mean_interval_s"] == 2 and f["decay"]["observations"] > 0 and f["sweep_find"]["sweeps"] > 5
+        assert f["legit"]["requests"] > 200 and f["legit"]["failures"] == 0 and f["act_after_delay"]["attempts"] > 0
         assert f["decay"]["theory_half_life_pure_s"] is not None
+    # each profile did what it says, and every round, partial ones too, agrees with the truth log
+    rounds = {pid: [e for e in map(json.loads, (out / f"{pid}-r0" / "attacker" / "observations.jsonl").open())]
+              for pid in ("p00", "p01")}
+    narrow = [e for e in rounds["p00"] if e["event"] == "sweep.done" and e.get("scope") == "narrow"]
+    assert narrow and all(e["after_closed"] and e["scanned"] for e in narrow)
+    assert any(e["event"] == "followup" and e["delay_s"] == 0 for e in rounds["p00"])   # acts at once after a rescan
+    sampled = [e for e in rounds["p01"] if e["event"] == "sweep.done"]
+    assert sampled and all(e["scope"] == "sample" and e["scanned"] for e in sampled)
+    assert sampler["sweep_find"]["found_share"] < 0.6 < aware["sweep_find"]["found_share"]   # a quarter of the ports
+    for pid in ("p00", "p01"):
+        judged = cli("check", out / f"{pid}-r0")
+        assert json.loads(judged.stdout)["sweeps"]["unexplained"] == 0, judged.stdout[-2000:]
     page = (out / "sweep.html").read_text()
     assert page.count("<img") == 5 and "<script src" not in page
     # the command again: nothing left to do, the same figures

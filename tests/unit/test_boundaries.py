@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-PACKAGES = ("contract", "analysis", "experiments", "inlab", "reporting", "live", "classroom", "host")
+PACKAGES = ("contract", "analysis", "experiments", "inlab", "reporting", "live", "classroom", "research", "host")
 # What each package may import of mtdlab, at module level and inside functions.
 ALLOWED = {
     "contract": {"contract"},
@@ -18,6 +18,7 @@ ALLOWED = {
     "reporting": {"contract", "analysis", "experiments", "reporting"},
     "live": {"contract", "analysis", "live"},
     "classroom": {"contract", "live", "classroom"},
+    "research": {"contract", "analysis", "experiments", "reporting", "research"},
     "host": set(PACKAGES),
 }
 # Experiments import analysis (figures, plots) and in-lab helpers only where used, inside functions.

@@ -11,10 +11,9 @@ from mtdlab.analysis.metrics import Run
 from mtdlab.analysis.simulate import Model, simulate
 from mtdlab.contract.reader import ScenarioError
 from mtdlab.experiments import parse_scenario
-from mtdlab.host.lab import LabError
 from mtdlab.reporting.summary import compute
 from mtdlab.research.report import write_sweep
-from mtdlab.research.runner import run_sweep
+from mtdlab.research.runner import SweepError, run_sweep
 from mtdlab.research.sweepfile import load_sweep
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sweeps"
@@ -102,7 +101,7 @@ def test_an_interrupted_sweep_goes_on_where_it_stopped(tmp_path):
 def test_a_folder_of_another_sweep_is_refused(tmp_path):
     out = tmp_path / "out"
     run_sweep(load_sweep(small_sweep(tmp_path)), out, lambda m: None, simulated)
-    with pytest.raises(LabError, match="holds another sweep"):
+    with pytest.raises(SweepError, match="holds another sweep"):
         run_sweep(load_sweep(small_sweep(tmp_path, means=(2, 9))), out, lambda m: None, simulated)
 
 
@@ -125,3 +124,16 @@ def test_sweep_json_pools_each_point_and_puts_theory_beside_it(tmp_path):
     assert page.count("<img") == 5 and "http" not in page.split("<body>")[1].split("<h2>")[0].replace("href", "")
     assert 'data-key="points.1.figures.decay.half_life_s"' in page
     assert json.loads((out / "sweep.json").read_text())["points"][0]["params"] == {"target.services[*].hop.interval.mean_s": 2}
+
+
+def test_two_varied_values_make_a_table_of_act_success(tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "two", "base": str(SHIPPED.parent / "scenarios" / "fast-exponential.yaml"), "duration_s": 60,
+        "vary": {"target.services[*].hop.interval.mean_s": [2, 8], "attacker.act_delay_s": [1, 4]}}, sort_keys=False))
+    out = tmp_path / "out"
+    run_sweep(load_sweep(path), out, lambda m: None, simulated)
+    write_sweep(out)
+    page = (out / "sweep.html").read_text()
+    assert "Act-after-delay success by attacker.act_delay_s (rows) and target.services[*].hop.interval.mean_s" in page
+    assert all(f'data-key="points.{i}.figures.act_after_delay.success_rate">0.' in page for i in range(4))
