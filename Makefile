@@ -5,7 +5,7 @@ COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 DEMO_PORT ?= 8080
 DASHBOARD_PORT ?= 8090
 
-.PHONY: help images demo watch down bench-class demo-verify test unit integration bench bench-hops bench-held bench-load bench-many coverage run reports clean
+.PHONY: help images demo watch down bench-class demo-verify test unit integration bench bench-hops bench-held bench-load bench-many coverage run sweep reports clean
 SCENARIOS := static seed003-baseline fast-exponential uniform timing-T3 timing-T4 timing-T5 keyed-skew banner-modes sapp flood
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make bench-class  how many team labs this machine holds side by side (JSON)"
 	@echo "make coverage     simulate 1000 runs per law (no Docker): do the 95% intervals hold? (runs/coverage.json)"
 	@echo "make run S=NAME   run scenarios/NAME.yaml; report in runs/NAME-TIMESTAMP/report.html"
+	@echo "make sweep S=NAME run sweeps/NAME.yaml (resumable); report in runs/sweep-NAME/sweep.html"
 	@echo "make reports      run every shipped scenario (about 60 min); index in runs/reports/index.html"
 
 .venv/stamp: pyproject.toml
@@ -93,6 +94,10 @@ coverage: .venv/stamp
 
 run: .venv/stamp images
 	$(PY) -m mtdlab.host.cli run scenarios/$(S).yaml $(if $(DURATION),--duration $(DURATION))
+
+# make sweep S=hop-mean: sweeps/S.yaml into runs/sweep-S (again: goes on where it stopped)
+sweep: .venv/stamp images
+	$(PY) -m mtdlab.host.cli sweep sweeps/$(S).yaml
 
 # Runs one after the other: side by side they would share the two cores and skew each other.
 reports: .venv/stamp images

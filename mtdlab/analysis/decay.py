@@ -21,6 +21,9 @@ from mtdlab.analysis.theory import solve_half
 from mtdlab.analysis.truth import Placement, Truth
 
 
+STEPS = 40   # points of the average over a sweep's duration (the curves are smooth; 40 is within 1e-3)
+
+
 @dataclass(frozen=True)
 class Sample:
     residual_s: float   # how long the port went on accepting after the sweep's end
@@ -85,19 +88,24 @@ def decay(run, extra: float) -> tuple[dict, dict]:
     stop at different speeds); `extra` (all services) is reported beside it."""
     samples = decay_samples(run.truth, run.sweeps())
     seed = run.scenario.seed
+    # A port a sweep reported was probed some u before the sweep's end, u spread over the sweep,
+    # and its residual counts from the end: every theory below is averaged over u in [0, S]
+    # (theory.md section 3 with D = d). For a short sweep this is section 1's S(d) itself.
+    full_rounds = [s for s in run.sweeps() if s.get("scope", "full") == "full"] or run.sweeps()
+    S = float(np.mean([s["end_mono"] - s["start_mono"] for s in full_rounds])) if full_rounds else 0.0
     laws = {s.name: s.hop.interval for s in run.scenario.services}
     lives = {name: np.array(realised_lives(run.truth, name)) for name in laws}
     extras = {name: extra_life(run.truth, name) for name in laws}
     counts = {name: sum(x.service == name for x in samples) for name in laws}
 
     def law_lab(name, d):
-        return theory.lab_survival(laws[name], d, extras[name])
+        return theory.over_sweep(lambda x: theory.lab_survival(laws[name], x, extras[name]), S, d, STEPS)
 
     def law_pure(name, d):
-        return theory.residual_survival(laws[name], d)
+        return theory.over_sweep(lambda x: theory.residual_survival(laws[name], x), S, d, STEPS)
 
     def realised(name, d):
-        return theory.realised_survival(lives[name], d)
+        return theory.over_sweep(lambda x: theory.realised_survival(lives[name], x), S, d, STEPS)
 
     def mix(curve, names):
         """Per-service curves pooled as the observation-weighted mixture."""

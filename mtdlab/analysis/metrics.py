@@ -140,6 +140,9 @@ def sweep_find(run: Run, sweep_stats: dict) -> dict:
         if S:
             th = theory.urn_find(law, m)
             th = th if th is not None else theory.urn_find_simulated(law, round(m, 3))
+        extra = extra_life(run.truth, svc.name)
+        th_lab = theory.urn_find_simulated(law, round(m, 2), round(max(0.0, extra) / law.mean, 2)) \
+            if S and svc.hop.hops else th
         lo, hi = share_interval(found, Clusters.of(range(len(found))), seed)
         wlo, whi = mean_interval(waits, Clusters.of(range(len(waits))), seed)
         share = _mean(found)
@@ -147,6 +150,8 @@ def sweep_find(run: Run, sweep_stats: dict) -> dict:
         out[svc.name] = {
             "sweeps": len(found), "m": _r(m), "found_share": _r(share), "found_share_ci95": [_r(lo), _r(hi)],
             "theory_found_share": _r(th), "theory_within_ci95": within(lo, hi, th) if share is not None else None,
+            "theory_found_share_lab": _r(th_lab),
+            "lab_within_ci95": within(lo, hi, th_lab) if share is not None else None,
             "time_to_first_discovery_s": _r(_mean(waits)), "time_to_first_discovery_ci95": [_r(wlo), _r(whi)],
             "theory_time_to_first_report_s": _r(report_th),
             "theory_time_to_first_discovery_s": _r(theory.time_to_first_discovery(law, S) if S else None),

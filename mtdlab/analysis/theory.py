@@ -196,11 +196,14 @@ def urn_find(law: IntervalLaw, m: float) -> float | None:
 
 
 @functools.lru_cache(maxsize=256)   # reports and coverage simulations ask again for the same (law, m)
-def urn_find_simulated(law: IntervalLaw, m: float, pool: int = 64, sims: int = 4000, seed: int = 0) -> float:
+def urn_find_simulated(law: IntervalLaw, m: float, overlap: float = 0.0, pool: int = 64, sims: int = 4000,
+                       seed: int = 0) -> float:
     """The urn model by Monte Carlo, for any law: a sweep probes each of `pool` ports once, in a
     random order, evenly over S = m T; the service sits on one port and moves to a random other
     one at the law's hop times (a stationary renewal process: the sweep starts at a random
-    moment of an interval). Found when a probe meets the service's port at that moment."""
+    moment of an interval). Found when a probe meets the service's port at that moment.
+    overlap (in units of T): the port it left stays open that much longer, as the lab's
+    make-before-break hops leave it (the lab's urn model; 0 is theory.md's)."""
     if law.law == "never":
         return 1.0
     rng = random.Random(seed)
@@ -216,14 +219,16 @@ def urn_find_simulated(law: IntervalLaw, m: float, pool: int = 64, sims: int = 4
                 break
         t_hop = rng.random() * first
         port = rng.randrange(pool)
+        left: list[tuple[int, float]] = []     # ports it left, open until
         order = list(range(pool))
         rng.shuffle(order)
         for i, probe in enumerate(order):
             t = (i + 0.5) * S / pool
             while t_hop <= t:
+                left.append((port, t_hop + overlap * T))
                 port = (port + 1 + rng.randrange(pool - 1)) % pool
                 t_hop += law.sample(rng)
-            if probe == port:
+            if probe == port or any(probe == p and t < until for p, until in left):
                 found += 1
                 break
     return found / sims

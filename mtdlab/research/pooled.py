@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 
 from mtdlab.analysis import theory
-from mtdlab.analysis.decay import decay_samples
+from mtdlab.analysis.decay import decay_samples, extra_life
 from mtdlab.analysis.km import km_half_life
 from mtdlab.analysis.metrics import Run, act_outcomes, found_by_sweep
 from mtdlab.analysis.resample import Clusters, half_life_interval, mean_interval, share_interval
@@ -45,8 +45,10 @@ def _decay(runs, sums, laws, seed) -> dict:
     half = km_half_life(samples) if samples else None
     lo, hi = half_life_interval(samples, Clusters.of(labels, strata), seed) if samples else (None, None)
     n = sum(counts.values())
-    pure = theory.solve_half(lambda d: sum(c * theory.residual_survival(laws[s], d) for s, c in counts.items()) / n) \
-        if n else None
+    # theory.md section 1, averaged over when in the sweep the port was probed (as in each run's decay)
+    S = _mean([s["sweeps"]["sweep_s"] for s in sums]) or 0.0
+    pure = theory.solve_half(lambda d: sum(c * theory.over_sweep(lambda x: theory.residual_survival(laws[s], x), S, d, 40)
+                                           for s, c in counts.items()) / n) if n else None
     lab = _mean([s["decay"]["theory_half_life_s"] for s in sums])
     return {"observations": len(samples), "placements": len(set(labels)), "half_life_s": _r(half),
             "half_life_ci95": [_r(lo), _r(hi)], "theory_half_life_pure_s": _r(pure), "theory_half_life_lab_s": _r(lab),
@@ -55,7 +57,7 @@ def _decay(runs, sums, laws, seed) -> dict:
 
 
 def _find(runs, laws, seed) -> dict:
-    found, labels, strata, waits, wlabels, wstrata, ms, ths, wths, eths = [], [], [], [], [], [], [], [], [], []
+    found, labels, strata, waits, wlabels, wstrata, ms, ths, wths, eths, labs = ([] for _ in range(11))
     for i, run in enumerate(runs):
         sweeps = run.sweeps()
         S = _mean([s["end_mono"] - s["start_mono"] for s in sweeps]) or 0.0
@@ -73,6 +75,8 @@ def _find(runs, laws, seed) -> dict:
             ms += [m] * len(f)
             th = th if th is not None else theory.urn_find_simulated(law, round(m, 3))
             ths += [th] * len(f)
+            labs += [theory.urn_find_simulated(law, round(m, 2), round(max(0.0, extra_life(run.truth, name)) / law.mean, 2))
+                     if law.law != "never" else 1.0] * len(f)
             wths += [theory.time_to_first_report(th, S, C)] * len(w)
             eths += [theory.time_to_first_discovery(law, S)] * len(w)
     lo, hi = share_interval(found, Clusters.of(labels, strata), seed)
@@ -80,6 +84,8 @@ def _find(runs, laws, seed) -> dict:
     share, th, wait, wth = _mean(found), _mean(ths), _mean(waits), _mean(wths)
     return {"sweeps": len(found), "m": _r(_mean(ms)), "found_share": _r(share), "found_share_ci95": [_r(lo), _r(hi)],
             "theory_found_share": _r(th), "theory_within_ci95": within(lo, hi, th) if share is not None else None,
+            "theory_found_share_lab": _r(_mean(labs)),
+            "lab_within_ci95": within(lo, hi, _mean(labs)) if share is not None else None,
             "time_to_first_discovery_s": _r(wait), "time_to_first_discovery_ci95": [_r(wlo), _r(whi)],
             "theory_time_to_first_report_s": _r(wth), "theory_time_to_first_discovery_s": _r(_mean(eths)),
             "time_theory_within_ci95": within(wlo, whi, wth) if wait is not None else None}

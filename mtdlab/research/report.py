@@ -56,6 +56,8 @@ COLUMNS = [("runs", "figures.runs"), ("law", "figures.law"), ("T (s)", "figures.
            ("m = S/T", "figures.sweep_find.m"), ("found per sweep", "figures.sweep_find.found_share"),
            ("95% CI", "figures.sweep_find.found_share_ci95"), ("urn model", "figures.sweep_find.theory_found_share"),
            ("urn inside", "figures.sweep_find.theory_within_ci95"),
+           ("urn, lab overlap", "figures.sweep_find.theory_found_share_lab"),
+           ("lab urn inside", "figures.sweep_find.lab_within_ci95"),
            ("first discovery (s)", "figures.sweep_find.time_to_first_discovery_s"),
            ("95% CI", "figures.sweep_find.time_to_first_discovery_ci95"),
            ("theory, at the sweep's end (s)", "figures.sweep_find.theory_time_to_first_report_s"),
@@ -90,10 +92,15 @@ own stratum in the bootstrap); 95% intervals as in docs/summary.md. The point ne
 <table><tr><th>point</th>{head}</tr>{''.join(body)}</table>{plots}
 <h2>Definitions</h2><ul>
 <li><b>half-life</b>: Kaplan-Meier half-life of "an open port a sweep reported still accepts d seconds after the sweep";
-<b>pure</b> theory is theory.md section 1 for the law (exponential: T ln 2); <b>lab</b> adds each run's measured extra port life.</li>
+<b>pure</b> theory is theory.md section 1 for the law, averaged over when in the sweep the port was probed (section 3
+with D = d: for exponential hops e^(-d/T)(1 - e^(-m))/m, half-life T ln(2(1 - e^(-m))/m), which is T ln 2 for a short
+sweep and 0 once fewer than half of what a sweep reports is still open at its end); <b>lab</b> adds each run's measured
+extra port life.</li>
 <li><b>found per sweep</b>: share of port sweeps that reported a port the service held during the sweep, pooled over
 services; <b>urn model</b>: theory.md section 2 (Carroll et al., ICC 2014) for m = S/T, S the measured sweep
-duration; for a full sweep against perfect shuffling it tends to 1 - 1/e.</li>
+duration; for a full sweep against perfect shuffling it tends to 1 - 1/e. <b>urn, lab overlap</b>: the same model
+simulated with the port a service leaves staying open for the lab's measured extra port life (make-before-break):
+for a moment the service is on two ports, so a sweep finds it more often than theory.md's model says.</li>
 <li><b>first discovery</b>: from a sweep's start to the end of the first sweep that found the service (nmap tells
 the attacker at the sweep's end); theory S + C(1/p - 1) for sweeps of S seconds starting C apart, each finding the
 service with the urn model's p; theory.md's E[W] (exponential: S/(1 - e^(-S/T)) - T) counts to the probe's own
@@ -174,9 +181,12 @@ def _plots(data: dict) -> list[tuple[str, str]]:
     # 2. per-sweep probability of finding a service against m = S/T, the urn model and 1 - 1/e
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for law, ps in by_law.items():
-        errbar(ax, [p["figures"]["sweep_find"]["m"] for p in ps], [p["figures"]["sweep_find"]["found_share"] for p in ps],
+        xs = [p["figures"]["sweep_find"]["m"] for p in ps]
+        errbar(ax, xs, [p["figures"]["sweep_find"]["found_share"] for p in ps],
                [p["figures"]["sweep_find"]["found_share_ci95"] for p in ps], color=LAW_COLOURS.get(law),
                label=f"measured, {law}")
+        ax.plot(xs, [p["figures"]["sweep_find"].get("theory_found_share_lab") for p in ps], "x",
+                color=LAW_COLOURS.get(law), label=f"urn model with the lab's measured port overlap, {law}")
     ms = [p["figures"]["sweep_find"]["m"] for p in pts if p["figures"]["sweep_find"]["m"]]
     low, top = min(ms + [0.05]) / 1.5, max(ms + [2.0]) * 1.5       # m spans decades: a log axis
     grid = [low * (top / low) ** (i / 200) for i in range(201)]

@@ -119,7 +119,8 @@ def test_sweep_json_pools_each_point_and_puts_theory_beside_it(tmp_path):
         assert d["placements"] > len(p["per_run"])
         assert p["act_after_delay"]["attempts"] > 0 and p["sweep_find"]["sweeps"] > 0
     assert p0["decay"]["half_life_s"] < p1["decay"]["half_life_s"]      # slower hops, longer half-life
-    assert abs(p0["decay"]["theory_half_life_pure_s"] - 2 * 0.6931) < 0.01
+    # T ln 2, less about half a sweep (0.05 s here): theory averages over when in the sweep a port was probed
+    assert abs(p0["decay"]["theory_half_life_pure_s"] - (2 * 0.6931 - 0.025)) < 0.005
     page = (out / "sweep.html").read_text()
     assert page.count("<img") == 5 and "http" not in page.split("<body>")[1].split("<h2>")[0].replace("href", "")
     assert 'data-key="points.1.figures.decay.half_life_s"' in page

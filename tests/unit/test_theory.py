@@ -102,3 +102,11 @@ def test_time_to_first_report_and_the_share_interval_at_the_boundary():
     mixed = list((rng.random(200) < 0.7).astype(float))
     lo, hi = share_interval(mixed, Clusters.of(range(200)), 0)
     assert lo < np.mean(mixed) < hi
+
+
+def test_the_lab_urn_model_finds_more_when_the_old_port_stays_open():
+    exp = IntervalLaw("exponential", mean_s=1.0)
+    plain = theory.urn_find_simulated(exp, 2.0)
+    assert theory.urn_find_simulated(exp, 2.0, 0.0) == plain
+    wider = theory.urn_find_simulated(exp, 2.0, 0.5)
+    assert wider > plain + 0.05 and wider <= 1.0
