@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mtdlab run: --duration: {LIMITS['duration_s'].check(args.duration)}", file=sys.stderr)
             return 2
         from mtdlab.reporting.report import write_report
-        from mtdlab.host.run import run_scenario
+        from mtdlab.host.run import Interrupted, run_scenario
         from mtdlab.contract.scenario import ScenarioError
         try:
             folder = run_scenario(args.scenario, args.duration, args.out, watch_port=args.watch_port if args.watch else None) \
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         except LabError as exc:
             print(f"mtdlab: {exc}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted):   # Ctrl-C, or SIGTERM (run_scenario tore the lab down)
             print("mtdlab: interrupted; the lab was removed", file=sys.stderr)
             return 130
         print(json.dumps({k: summary[k] for k in ("scenario", "duration_s", "hops", "legit", "decay", "sweeps",

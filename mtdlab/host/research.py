@@ -13,7 +13,7 @@ def sweep(args) -> int:
     from mtdlab.contract.scenario import ScenarioError
     from mtdlab.host.lab import LabError
     from mtdlab.research.report import write_sweep
-    from mtdlab.host.run import run_scenario
+    from mtdlab.host.run import Interrupted, run_scenario
     from mtdlab.research.runner import SweepError, run_sweep
     from mtdlab.research.sweepfile import load_sweep
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
@@ -23,6 +23,9 @@ def sweep(args) -> int:
         print(f"mtdlab sweep: invalid sweep: {exc}", file=sys.stderr)
         return 2
     out = args.out or Path("runs") / f"sweep-{sweep.name}"
+    if args.report and not (out / "plan.json").is_file():
+        print(f"mtdlab sweep: {out} holds no sweep (no plan.json); give the sweep's --out", file=sys.stderr)
+        return 2
     try:
         if not args.report:
             say(f"sweep: {sweep.name}: {sweep.points} points x {sweep.repetitions} repetitions = {len(sweep.runs)} runs; folder {out}")
@@ -38,8 +41,9 @@ def sweep(args) -> int:
     except (LabError, SweepError) as exc:
         print(f"mtdlab sweep: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        write_sweep(out)
+    except (KeyboardInterrupt, Interrupted):      # Ctrl-C, or SIGTERM (run_scenario tore the lab down)
+        if (out / "plan.json").is_file():
+            write_sweep(out)
         print(f"mtdlab sweep: interrupted; finished runs are kept in {out}: the same command goes on from there",
               file=sys.stderr)
         return 130
@@ -52,7 +56,8 @@ def sweep(args) -> int:
 def rerun(args) -> int:
     """`mtdlab rerun RUN_DIR [--out NEW]`."""
     from mtdlab.host.lab import LabError
-    from mtdlab.host.run import run_scenario
+    from mtdlab.contract.scenario import ScenarioError
+    from mtdlab.host.run import Interrupted, run_scenario
     from mtdlab.research.manifest import compare_runs
     old = args.run_dir
     if not (old / "summary.json").is_file() or not (old / "scenario.yaml").is_file():
@@ -63,10 +68,13 @@ def rerun(args) -> int:
     try:
         run_scenario(old / "scenario.yaml", meta.get("duration_s"), out,
                      say=lambda m: print(m, file=sys.stderr, flush=True))
+    except ScenarioError as exc:   # a folder from an older version whose scenario no longer validates
+        print(f"mtdlab rerun: invalid scenario: {exc}", file=sys.stderr)
+        return 2
     except LabError as exc:
         print(f"mtdlab rerun: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         print("mtdlab rerun: interrupted; the lab was removed", file=sys.stderr)
         return 130
     verdict = compare_runs(old, out)
