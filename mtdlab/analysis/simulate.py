@@ -1,8 +1,8 @@
 """A pure-Python simulator of the lab's model, writing a run folder in the lab's own formats.
 
 No Docker: services hop at intervals drawn from their law (each hop instantaneous, so a port
-lives exactly its interval), an attacker's sweeps end at a jittered cycle and report the ports
-open at that moment, and a follow-up connects D seconds later. The folder holds scenario.yaml,
+lives exactly its interval), an attacker's sweeps end at a jittered cycle and report each service's
+port as it was at a random moment of the sweep, and a follow-up connects D seconds later. The folder holds scenario.yaml,
 truth.jsonl and attacker/observations.jsonl exactly as a lab run writes them, so
 `metrics.compute` (the code behind every report) reads it unchanged. mtdlab.reporting.coverage runs it
 over many seeds to check that the reported 95% intervals hold their 95%.
@@ -22,7 +22,7 @@ from mtdlab.contract.schedule import IntervalLaw
 
 START_MONO = 1000.0     # the simulated CLOCK_MONOTONIC at the controller's start
 WALL_OFFSET = 1.7e9     # wall = mono + this
-SWEEP_S = 0.05          # a sweep's duration; its ports are probed at its end
+SWEEP_S = 0.05          # a sweep's duration; each port is probed at a random moment inside it, as nmap's random order does
 POOL_SIZE = 999         # each service hops over its own pool of this many ports
 
 
@@ -121,7 +121,7 @@ def simulate(model: Model, seed: int, out: Path) -> Path:
     t, sweep = START_MONO + rng.uniform(0, model.cycle_s), 0
     while t < end:
         sweep += 1
-        held = [s for s in (_holding(stays[n], starts[n], t) for n in names) if s is not None]
+        held = [s for s in (_holding(stays[n], starts[n], t - rng.uniform(0, SWEEP_S)) for n in names) if s is not None]
         ports = sorted(s.port for s in held)
         attacker.append({**_ev("sweep.done", t, sweep=sweep, scan="ports", target="sim", open=ports,
                                xml=f"xml/sweep-{sweep:05d}-ports.xml"),

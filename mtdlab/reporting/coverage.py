@@ -31,7 +31,7 @@ from mtdlab.analysis import theory
 from mtdlab.analysis.metrics import Run
 from mtdlab.reporting.summary import compute
 from mtdlab.contract.schedule import IntervalLaw
-from mtdlab.analysis.simulate import Model, simulate
+from mtdlab.analysis.simulate import SWEEP_S, Model, simulate
 
 MEAN_S = 5.0
 LAWS = {"exponential": IntervalLaw("exponential", mean_s=MEAN_S),
@@ -55,8 +55,10 @@ def true_values(model: Model) -> dict:
     rng = random.Random(1)
     lives = [model.law.sample(rng) for _ in range(200_000)]
     gaps = [model.gap(rng) for _ in range(200_000)]
-    return {"half_life_s": theory.half_life(model.law),
-            "act_success": theory.residual_survival(model.law, model.act_delay_s),
+    # As the metrics define them: a port a sweep reported was probed somewhere inside the sweep.
+    return {"half_life_s": theory.solve_half(lambda d: theory.over_sweep(
+                lambda x: theory.residual_survival(model.law, x), SWEEP_S, d)),
+            "act_success": theory.act_after_delay(model.law, SWEEP_S, model.act_delay_s),
             "discovered_share": theory.found_within(lives, gaps)}
 
 

@@ -15,9 +15,12 @@ EXP = IntervalLaw("exponential", mean_s=5)
 def test_a_simulated_run_reads_as_a_lab_run(tmp_path):
     run = Run.load(simulate(Model(EXP, cycle_s=1.0, services=2), seed=3, out=tmp_path))
     summary, _ = compute(run)
-    # Every sweep reports exactly the ports open at its end; hops are instantaneous.
-    assert summary["sweeps"]["unexplained"] == 0 and summary["sweeps"]["exact"] == summary["sweeps"]["count"]
-    assert summary["sweeps"]["precision"] == 1 and summary["sweeps"]["recall"] == 1
+    # Every sweep reports each service's port at a moment inside it; hops are instantaneous, so a
+    # sweep differs from the ports open at its end only where a hop fell inside it (explained).
+    sw = summary["sweeps"]
+    assert sw["unexplained"] == 0 and sw["exact"] + sw["explained_by_hop"] == sw["count"]
+    assert sw["count"] - sw["exact"] < 0.05 * sw["count"]        # 0.05 s sweeps against 5 s hops: a few
+    assert sw["precision"] > 0.98 and sw["recall"] > 0.98
     assert summary["decay"]["extra_life_s"] == 0
     assert summary["sweeps"]["cycle_s"] == pytest.approx(1.0, abs=0.1)
     assert set(summary["decay"]["by_service"]) == {"svc0", "svc1"}
