@@ -146,7 +146,8 @@ def sweep_find(run: Run, sweep_stats: dict) -> dict:
         lo, hi = share_interval(found, Clusters.of(range(len(found))), seed)
         wlo, whi = mean_interval(waits, Clusters.of(range(len(waits))), seed)
         share = _mean(found)
-        report_th = theory.time_to_first_report(th, S, C) if S and th else None
+        # p of the lab's urn model (the port overlap counts): what decides when the attacker learns
+        report_th = theory.time_to_first_report(th_lab, S, C) if S and th_lab else None
         out[svc.name] = {
             "sweeps": len(found), "m": _r(m), "found_share": _r(share), "found_share_ci95": [_r(lo), _r(hi)],
             "theory_found_share": _r(th), "theory_within_ci95": within(lo, hi, th) if share is not None else None,

@@ -75,9 +75,10 @@ def _find(runs, laws, seed) -> dict:
             ms += [m] * len(f)
             th = th if th is not None else theory.urn_find_simulated(law, round(m, 3))
             ths += [th] * len(f)
-            labs += [theory.urn_find_simulated(law, round(m, 2), round(max(0.0, extra_life(run.truth, name)) / law.mean, 2))
-                     if law.law != "never" else 1.0] * len(f)
-            wths += [theory.time_to_first_report(th, S, C)] * len(w)
+            lab = theory.urn_find_simulated(law, round(m, 2), round(max(0.0, extra_life(run.truth, name)) / law.mean, 2)) \
+                if law.law != "never" else 1.0
+            labs += [lab] * len(f)
+            wths += [theory.time_to_first_report(lab, S, C)] * len(w)
             eths += [theory.time_to_first_discovery(law, S)] * len(w)
     lo, hi = share_interval(found, Clusters.of(labels, strata), seed)
     wlo, whi = mean_interval(waits, Clusters.of(wlabels, wstrata), seed)

@@ -103,7 +103,7 @@ simulated with the port a service leaves staying open for the lab's measured ext
 for a moment the service is on two ports, so a sweep finds it more often than theory.md's model says.</li>
 <li><b>first discovery</b>: from a sweep's start to the end of the first sweep that found the service (nmap tells
 the attacker at the sweep's end); theory S + C(1/p - 1) for sweeps of S seconds starting C apart, each finding the
-service with the urn model's p; theory.md's E[W] (exponential: S/(1 - e^(-S/T)) - T) counts to the probe's own
+service with the lab urn model's p; theory.md's E[W] (exponential: S/(1 - e^(-S/T)) - T) counts to the probe's own
 moment and assumes sweeps back to back: shown beside it, not compared.</li>
 <li><b>act success</b>: a follow-up connection D seconds after a sweep reached the service it found (theory.md section 3).</li>
 <li><b>legit</b>: the legitimate client through the proxy, a new connection each; latency medians over runs.</li>
