@@ -172,8 +172,14 @@ def _plots(data: dict) -> list[tuple[str, str]]:
         ts = sorted(x for x in xs if x)
         if ts and law in ("exponential", "fixed"):
             grid = [ts[0] * (ts[-1] / ts[0]) ** (i / 100) for i in range(101)] if ts[-1] > ts[0] else ts
-            ax.plot(grid, [theory.half_life(_law(law, t)) for t in grid], color=LAW_COLOURS.get(law), lw=1,
-                    label=f"theory.md, {law}")
+            ax.plot(grid, [theory.half_life(_law(law, t)) for t in grid], color=LAW_COLOURS.get(law), lw=1, ls=":",
+                    label=f"theory.md section 1 (a sweep of no duration), {law}")
+        for key, mark, what in (("theory_half_life_pure_s", "x", "theory.md over the measured sweep"),
+                                ("theory_half_life_lab_s", "+", "lab theory (measured port overlap)")):
+            pairs = [(x, p["figures"]["decay"][key]) for x, p in zip(xs, ps)
+                     if x and p["figures"]["decay"][key] and p["figures"]["decay"][key] > 0]   # log axes: 0 not drawn
+            if pairs:
+                ax.plot(*zip(*pairs), mark, ms=9, color=LAW_COLOURS.get(law), label=f"{what}, {law}")
     ax.set(xlabel="hop mean T (s)", ylabel="half-life (s)", xscale="log", yscale="log")
     ax.legend()
     out.append(("Half-life against the hop mean", png(fig)))
