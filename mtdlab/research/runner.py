@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from mtdlab.research.sweepfile import RunPlan, Sweep
+from mtdlab.research.sweepfile import RunPlan, Sweep, show_value
 
 class SweepError(Exception):
     """The sweep folder cannot take this sweep (the message says why and what to do)."""
@@ -71,7 +71,7 @@ def run_sweep(sweep: Sweep, out: Path, say, run_one: Callable, after_each: Calla
             shutil.rmtree(folder)
         per_run = sum(took) / len(took) if took else (sweep.duration_s or 300) + OVERHEAD_GUESS_S
         left = per_run * (len(todo) - k)
-        label = ", ".join(f"{p} = {v}" for p, v in r.params) or "base"
+        label = ", ".join(f"{p} = {show_value(v)}" for p, v in r.params) or "base"
         say(f"sweep: run {done_before + k + 1}/{total} {r.id} ({label}, seed {r.seed}); "
             f"about {_clock(left)} left")
         began = time.monotonic()

@@ -122,7 +122,7 @@ def load_sweep(path: str | Path) -> Sweep:
             params.append((axis.path, axis.values[i]))
         for rep in range(reps):
             data["seed"] = seed + rep
-            label = ", ".join(f"{p} = {_show(v)}" for p, v in params)
+            label = ", ".join(f"{p} = {show_value(v)}" for p, v in params)
             text = (f"# sweep {name}, point {point} ({label}), repetition {rep}; made from {base_name}\n"
                     + yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
             try:
@@ -214,7 +214,8 @@ def _data(node: yaml.Node):
     return {k.value: _data(v) for k, v in node.value}
 
 
-def _show(value) -> str:
+def show_value(value) -> str:
+    """A grid value as a sweep file writes it: {law: fixed, period_s: 10}."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {show_value(v)}" for k, v in value.items()) + "}"
     return f"{value:g}" if isinstance(value, float) else str(value)
