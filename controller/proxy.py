@@ -38,12 +38,21 @@ class ProxyConfigError(RuntimeError):
     pass
 
 
+def source_ip(peer: str) -> str:
+    """This container's address on the way to peer (the lab network's, of its several): a UDP
+    connect picks the route and sends nothing."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((peer, 9))
+        return s.getsockname()[0]
+
+
 class Proxy:
     def __init__(self, container, conf_dir: Path, proxy_ip: str, run_id: str, shutdown_s: float = 10):
         self.container = container
         self.shutdown_s = shutdown_s   # nginx's worker_shutdown_timeout (nginx_conf.render)
         self.conf_dir = Path(conf_dir)
         self.proxy_ip = proxy_ip
+        self.status_reader = source_ip(proxy_ip)   # the status ports answer this controller alone
         self.run_id = run_id
         self.generation = 0
         self.lock = threading.Lock()  # one reload at a time; hops of different services share the proxy
@@ -70,17 +79,17 @@ class Proxy:
         """Make routes live; returns (generation, PIDs of the workers that ran the old config)."""
         self.generation += 1
         gen = f"{self.run_id}.{self.generation}"
-        out = self._install("nginx.conf", render(routes, gen, self.shutdown_s), f"generation {gen}", RELOAD)
+        out = self._install("nginx.conf", render(routes, gen, self.shutdown_s, self.status_reader), f"generation {gen}", RELOAD)
         return gen, {int(x) for x in out.split() if x.isdigit()}
 
     def set_front(self, http: list[tuple[str, int]], timeout: float = 10.0) -> bool:
         """Load the front for these (service, proxy_port): once, when the controller starts,
         before the first placement. A restarted controller finds the same version live and
         leaves it alone (a reload would end users' HTTP connections). True if it reloaded."""
-        version = hashlib.sha256(repr(sorted(http)).encode()).hexdigest()[:12]
+        version = hashlib.sha256(repr((sorted(http), self.status_reader)).encode()).hexdigest()[:12]
         if self.live_generation(FRONT_STATUS_PORT) == version:
             return False
-        self._install("front.conf", render_front(http, version), f"the front ({version})", RELOAD_FRONT)
+        self._install("front.conf", render_front(http, version, self.status_reader), f"the front ({version})", RELOAD_FRONT)
         try:
             wait_for(Condition(lambda: self.live_generation(FRONT_STATUS_PORT) == version, f"front {version} live"),
                      timeout, interval=0.02)

@@ -122,15 +122,24 @@ def writable(path):
         return True
     except OSError:
         return False
+def status(port):
+    # the proxy's status ports: which configuration is live changes at each hop; the controller's alone
+    try:
+        with socket.create_connection(("proxy", port), timeout=3) as s:
+            s.sendall(b"GET /generation HTTP/1.0\r\n\r\n")
+            return s.recv(200).decode(errors="replace").split("\r\n")[0]
+    except OSError as exc:
+        return type(exc).__name__
 r = socket.create_connection(({target_ip!r}, {redis["port"]}), timeout=3)
 r.sendall(b"PING\\r\\n")
 redis_answer = r.recv(100).decode()
 print(json.dumps({{"redis": redis_answer, "files": files, "reached": [t for t in {targets!r} if reach(*t)],
-                   "socket": os.path.exists("/var/run/docker.sock"),
+                   "socket": os.path.exists("/var/run/docker.sock"), "status": [status(8098), status(8099)],
                    "truth_writable": writable("/lab/run/truth.jsonl"),
                    "view": open("/lab/scenario/scenario.yaml").read()}}))
 """)
     assert not seen["reached"], f"reachable from the attacker: {seen['reached']}"
+    assert all(" 403 " in line for line in seen["status"]), seen["status"]     # no hop moments to read
     assert listener.accepted == 0
     assert not seen["socket"] and not seen["truth_writable"]
     assert seen["redis"].startswith("-NOAUTH"), seen["redis"]   # the password is the controller's

@@ -33,3 +33,13 @@ def test_render_without_services_is_still_valid_shape():
     assert "# no service placed yet" in conf and conf.count("{") == conf.count("}")
     front = render_front([], "v0")
     assert "# no HTTP services" in front and front.count("{") == front.count("}")
+
+
+def test_the_status_ports_answer_the_controller_alone():
+    """The generation changes at the moment of a hop: the attacker on the lab network must not read it."""
+    switch = render([], "x.1", status_reader="172.18.0.5")
+    front = render_front([("web", 8080)], "v1", "172.18.0.5")
+    for conf, port in ((switch, STATUS_PORT), (front, FRONT_STATUS_PORT)):
+        server = conf.split(f"listen {port};")[1].split("}")[0]
+        assert "allow 172.18.0.5;" in server and "deny all;" in server
+        assert server.index("allow") < server.index("deny")        # nginx takes the first rule that matches
