@@ -1,4 +1,5 @@
-"""Attacker loop: sweep the target's ports, version-scan what was found, pause, repeat.
+"""Attacker loop: its profile (attacker/profiles.py, docs/attackers.md) plans each round (which
+ports, when, how long before acting); the loop scans, version-scans what was found, acts, repeats.
 
 Bounded in count (the plan's max_sweeps) and time (MTDLAB_ATTACKER_MAX_S, default one
 hour), and it refuses any target outside the lab network before sending a packet.
