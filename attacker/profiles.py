@@ -10,8 +10,10 @@ a profile only plans, so each can be tested without nmap.
   detector counting probes per source would not flag.
 - schedule-learner: sweeps back to back until it has seen LEARN_LIVES port lives; if they look
   regular (coefficient of variation under REGULAR_CV) it stops sweeping blindly and starts each
-  sweep just after the next hop it predicts, so what it finds is fresh when it acts.
-  Against memoryless (exponential) hops there is nothing to predict, and it stays a sweeper.
+  sweep just after the next hop it predicts, so what it finds is fresh when it acts. When
+  MAX_MISSES of its last CHECK_LAST timed rounds find the predicted port still open, it learns
+  again. Against memoryless (exponential) hops there is nothing to predict: it stays a sweeper,
+  or (a few regular-looking lives by chance) soon finds out.
 """
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ import threading
 from dataclasses import dataclass, field
 
 NARROW_HALF = 128     # hop-aware: ports either side of a closed one that its rescan covers
-LEARN_LIVES = 6       # schedule-learner: port lives seen before it trusts an estimate
+LEARN_LIVES = 8       # schedule-learner: port lives seen before it trusts an estimate
+CHECK_LAST = 5        # ... and of its last timed rounds, how many it judges its predictions by:
+MAX_MISSES = 3        # this many predicted hops that did not come make it learn again
 REGULAR_CV = 0.35     # ... and the spread (stdev / mean) under which it calls them regular
 NARROW_BRACKET = 0.2  # ... a life counts only when its birth and death are each bracketed within this share of it
 
@@ -120,6 +124,9 @@ class ScheduleLearner(Sweeper):
         self.mean_s: float | None = None
         self.cv: float | None = None
         self.timed_for: float | None = None          # the hop the current round was timed after
+        self.timed_port: int | None = None           # ... and the port it predicted to close
+        self.checks: list[bool] = []                 # whether each recent timed round saw it closed
+        self.relearned = 0
 
     @property
     def regular(self) -> bool:
@@ -127,14 +134,16 @@ class ScheduleLearner(Sweeper):
 
     def next_round(self, now: float) -> tuple[Round, float]:
         rnd, start = super().next_round(now)
-        note = {"learned_mean_s": _r(self.mean_s), "learned_cv": _r(self.cv), "lives": len(self.lives)}
-        self.timed_for = None
+        note = {"learned_mean_s": _r(self.mean_s), "learned_cv": _r(self.cv), "lives": len(self.lives),
+                "relearned": self.relearned}
+        self.timed_for = self.timed_port = None
         if self.regular and self.last_end is not None:
-            due = [b + self.mean_s for b in self.open.values() if b is not None and b + self.mean_s > self.last_end]
+            due = [(b + self.mean_s, port) for port, b in self.open.items()
+                   if b is not None and b + self.mean_s > self.last_end]
             if due:
-                hop = min(due)
+                hop, port = min(due)
                 start = max(start, hop + 0.05 * self.mean_s + 0.2)
-                self.timed_for = hop
+                self.timed_for, self.timed_port = hop, port
                 note["timed_after_s"] = _r(hop)
         return Round(rnd.ports, "full", rnd.delay_s, note=note), start
 
@@ -159,6 +168,14 @@ class ScheduleLearner(Sweeper):
                 self.open[port], self.birth_width[port] = self.timed_for, 0.0   # the hop it was timed after
             else:
                 self.open[port], self.birth_width[port] = (prev + end) / 2, end - prev
+        if self.timed_port is not None:
+            # Did the hop it timed this round after come? Predictions that keep failing mean the
+            # schedule was not as regular as the lives it learnt from: learn again.
+            self.checks = (self.checks + [self.timed_port not in now_open])[-CHECK_LAST:]
+            if self.checks.count(False) >= MAX_MISSES:
+                self.mean_s = self.cv = None
+                self.lives, self.checks = [], []
+                self.relearned += 1
         if self.mean_s is None and len(self.lives) >= LEARN_LIVES:
             self.mean_s = statistics.fmean(self.lives)
             self.cv = statistics.pstdev(self.lives) / self.mean_s

@@ -117,3 +117,18 @@ def test_schedule_learner_times_its_sweeps_after_regular_hops():
     rounds = play(q, Target([hops]), until=300)
     assert not q.regular and q.cv is not None and q.cv > 0.35
     assert not any("timed_after_s" in rnd.note for rnd, *_ in rounds)
+
+
+def test_schedule_learner_learns_again_when_its_predictions_fail():
+    p = profiles.make(plan("schedule-learner"), 1)
+    # it believes hops every 10 s (as if from a few lucky lives) ...
+    p.mean_s, p.cv, p.lives = 10.0, 0.1, [10.0] * 8
+    p.last_end, p.open = 0.5, {9042: 0.0}
+    # ... but the port never moves: each timed round finds it still open
+    for k in range(3):
+        rnd, start = p.next_round(p.last_end)
+        assert "timed_after_s" in rnd.note
+        p.seen(rnd, start, start + S, [9042])
+        p.open[9042] = p.last_end - 1.0          # its idea of the birth, so the next round is timed again
+    assert p.mean_s is None and p.relearned == 1 and not p.lives
+    assert "timed_after_s" not in p.next_round(p.last_end)[0].note
