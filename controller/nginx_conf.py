@@ -57,7 +57,8 @@ def _status(port: int, value: str, reader: str | None) -> list[str]:
         "    # Status for the controller only (not published): which version is live.",
         "    server {",
         f"        listen {port};",
-        *([f"        allow {reader};", "        deny all;"] if reader else []),
+        # Checked with `if`, not allow/deny: `return` acts in the rewrite phase, before access rules.
+        *([f'        if ($remote_addr != "{reader}") {{ return 403; }}'] if reader else []),
         f'        location = /generation {{ return 200 "{value}\\n"; }}',
         "    }",
     ]

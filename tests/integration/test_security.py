@@ -126,8 +126,8 @@ def status(port):
     # the proxy's status ports: which configuration is live changes at each hop; the controller's alone
     try:
         with socket.create_connection(("proxy", port), timeout=3) as s:
-            s.sendall(b"GET /generation HTTP/1.0\r\n\r\n")
-            return s.recv(200).decode(errors="replace").split("\r\n")[0]
+            s.sendall(b"GET /generation HTTP/1.0\\r\\n\\r\\n")
+            return s.recv(200).decode(errors="replace").split("\\r\\n")[0]
     except OSError as exc:
         return type(exc).__name__
 r = socket.create_connection(({target_ip!r}, {redis["port"]}), timeout=3)

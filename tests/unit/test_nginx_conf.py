@@ -40,6 +40,7 @@ def test_the_status_ports_answer_the_controller_alone():
     switch = render([], "x.1", status_reader="172.18.0.5")
     front = render_front([("web", 8080)], "v1", "172.18.0.5")
     for conf, port in ((switch, STATUS_PORT), (front, FRONT_STATUS_PORT)):
-        server = conf.split(f"listen {port};")[1].split("}")[0]
-        assert "allow 172.18.0.5;" in server and "deny all;" in server
-        assert server.index("allow") < server.index("deny")        # nginx takes the first rule that matches
+        server = conf.split(f"listen {port};")[1].split("\n    }")[0]
+        # `return` acts before allow/deny would: the address is checked in the same (rewrite) phase, first
+        assert 'if ($remote_addr != "172.18.0.5") { return 403; }' in server
+        assert server.index("$remote_addr") < server.index("location = /generation")
