@@ -11,8 +11,8 @@ a profile only plans, so each can be tested without nmap.
 - schedule-learner: sweeps back to back until it has seen LEARN_LIVES port lives; if they look
   regular (coefficient of variation under REGULAR_CV) it stops sweeping blindly and starts each
   sweep just after the next hop it predicts, so what it finds is fresh when it acts. When
-  MAX_MISSES of its last CHECK_LAST timed rounds find the predicted port still open, it learns
-  again. Against memoryless (exponential) hops there is nothing to predict: it stays a sweeper,
+  MAX_MISSES of its last CHECK_LAST predictions fail (the port still open, or 20% overdue), it
+  learns again. Against memoryless (exponential) hops there is nothing to predict: it stays a sweeper,
   or (a few regular-looking lives by chance) soon finds out.
 """
 from __future__ import annotations
@@ -126,6 +126,7 @@ class ScheduleLearner(Sweeper):
         self.timed_for: float | None = None          # the hop the current round was timed after
         self.timed_port: int | None = None           # ... and the port it predicted to close
         self.checks: list[bool] = []                 # whether each recent timed round saw it closed
+        self.overdue: set[int] = set()               # ports that outlived their predicted hop by 20%
         self.relearned = 0
 
     @property
@@ -137,6 +138,12 @@ class ScheduleLearner(Sweeper):
         note = {"learned_mean_s": _r(self.mean_s), "learned_cv": _r(self.cv), "lives": len(self.lives),
                 "relearned": self.relearned}
         self.timed_for = self.timed_port = None
+        if self.regular and self.last_end is not None:
+            # A port well past the hop predicted for it is a prediction that failed, too.
+            for port, b in self.open.items():
+                if b is not None and b + 1.2 * self.mean_s < self.last_end and port not in self.overdue:
+                    self.overdue.add(port)
+                    self._check(False)
         if self.regular and self.last_end is not None:
             due = [(b + self.mean_s, port) for port, b in self.open.items()
                    if b is not None and b + self.mean_s > self.last_end]
@@ -161,24 +168,30 @@ class ScheduleLearner(Sweeper):
             life = death - birth
             if life > 0 and self.mean_s is None and max(width or 0, dwidth) <= NARROW_BRACKET * life:
                 self.lives.append(life)
+        if self.mean_s is None and len(self.lives) >= LEARN_LIVES:
+            self.mean_s = statistics.fmean(self.lives)
+            self.cv = statistics.pstdev(self.lives) / self.mean_s
         for port in new:
             if prev is None:
                 self.open[port] = None             # open before the first sweep: birth unknown
             elif self.timed_for is not None and len(gone) == len(new) == 1:
-                self.open[port], self.birth_width[port] = self.timed_for, 0.0   # the hop it was timed after
+                # One port moved, at the hop it was timed after. (Several moved at once, as
+                # services that hop in phase do: which followed which is unknown, so each gets the
+                # round's wide bracket; see docs/attackers.md.)
+                self.open[port], self.birth_width[port] = self.timed_for, 0.0
             else:
                 self.open[port], self.birth_width[port] = (prev + end) / 2, end - prev
         if self.timed_port is not None:
             # Did the hop it timed this round after come? Predictions that keep failing mean the
             # schedule was not as regular as the lives it learnt from: learn again.
-            self.checks = (self.checks + [self.timed_port not in now_open])[-CHECK_LAST:]
-            if self.checks.count(False) >= MAX_MISSES:
-                self.mean_s = self.cv = None
-                self.lives, self.checks = [], []
-                self.relearned += 1
-        if self.mean_s is None and len(self.lives) >= LEARN_LIVES:
-            self.mean_s = statistics.fmean(self.lives)
-            self.cv = statistics.pstdev(self.lives) / self.mean_s
+            self._check(self.timed_port not in now_open)
+
+    def _check(self, came: bool) -> None:
+        self.checks = (self.checks + [came])[-CHECK_LAST:]
+        if self.checks.count(False) >= MAX_MISSES:
+            self.mean_s = self.cv = None
+            self.lives, self.checks = [], []
+            self.relearned += 1
 
 
 PROFILES = {"sweeper": Sweeper, "hop-aware": HopAware, "sampler": Sampler, "slow": Slow,
