@@ -132,3 +132,12 @@ def test_schedule_learner_learns_again_when_its_predictions_fail():
         p.open[9042] = p.last_end - 1.0          # its idea of the birth, so the next round is timed again
     assert p.mean_s is None and p.relearned == 1 and not p.lives
     assert "timed_after_s" not in p.next_round(p.last_end)[0].note
+
+
+def test_schedule_learner_counts_overdue_ports_as_failed_predictions():
+    p = profiles.make(plan("schedule-learner"), 1)
+    p.mean_s, p.cv, p.lives = 10.0, 0.1, [10.0] * 8
+    p.open = {9001: 0.0, 9101: 0.5, 9201: 1.0}      # none moved by 13 s: all three predictions failed
+    p.last_end = 13.5
+    p.next_round(13.5)
+    assert p.relearned == 1 and p.mean_s is None
