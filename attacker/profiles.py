@@ -140,7 +140,9 @@ class ScheduleLearner(Sweeper):
         self.timed_for = self.timed_port = None
         if self.regular and self.last_end is not None:
             # A port well past the hop predicted for it is a prediction that failed, too.
-            for port, b in self.open.items():
+            for port, b in list(self.open.items()):
+                if not self.regular:             # a failed check made it learn again
+                    break
                 if b is not None and b + 1.2 * self.mean_s < self.last_end and port not in self.overdue:
                     self.overdue.add(port)
                     self._check(False)

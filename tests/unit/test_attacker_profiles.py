@@ -137,7 +137,16 @@ def test_schedule_learner_learns_again_when_its_predictions_fail():
 def test_schedule_learner_counts_overdue_ports_as_failed_predictions():
     p = profiles.make(plan("schedule-learner"), 1)
     p.mean_s, p.cv, p.lives = 10.0, 0.1, [10.0] * 8
-    p.open = {9001: 0.0, 9101: 0.5, 9201: 1.0}      # none moved by 13 s: all three predictions failed
+    p.open = {9001: 0.0, 9101: 0.5, 9201: 1.0, 9301: 1.2}   # none moved by 13 s: the predictions failed
     p.last_end = 13.5
-    p.next_round(13.5)
+    p.next_round(13.5)                                # (a fourth overdue port after the relearn: no crash)
     assert p.relearned == 1 and p.mean_s is None
+
+
+def test_schedule_learner_against_services_that_hop_in_phase():
+    """The lab's fixed law: every service hops at the same moments. It must keep sweeping
+    (here it learns, times a few sweeps, finds its births too coarse, learns again)."""
+    target = Target([[10.0 * k + 3.3 for k in range(40)] for _ in range(3)], seed=2)
+    p = profiles.make(plan("schedule-learner"), 1)
+    rounds = play(p, target, until=300)
+    assert rounds[-1][1] > 280 and len(rounds) > 30
