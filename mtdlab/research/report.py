@@ -78,13 +78,14 @@ def _page(data: dict) -> str:
         status = "" if p["finished"] == len(p["runs"]) else f' <em>({p["finished"]}/{len(p["runs"])} runs)</em>'
         links = " ".join(f'<a href="{r["id"]}/report.html">{r["id"]}</a>' for r in p["runs"] if r["finished"])
         body.append(f"<tr><th>p{p['point']:02d}{status}<br><small>{params}</small><br><small>{links}</small></th>{cells}</tr>")
-    plots = "".join(f"<h2>{html.escape(t)}</h2><img alt=\"{html.escape(t)}\" src=\"{src}\">" for t, src in _plots(data))
-    plots = _pivot(data) + plots
+    images = _plots(data)
+    plots = _pivot(data) + "".join(f"<h2>{html.escape(t)}</h2><img alt=\"{html.escape(t)}\" src=\"{src}\">"
+                                   for t, src in images)
     near = data["nearest_m1"]
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sweep {html.escape(data['sweep'])}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:12px}}
 th,td{{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}}img{{max-width:100%}}</style>
-</head><body><h1>Sweep {html.escape(data['sweep'])}</h1>
+</head><body data-images="{len(images)}"><h1>Sweep {html.escape(data['sweep'])}</h1>
 <p>Base scenario <code>{html.escape(data['base'])}</code>; {data['runs']} runs ({data['finished']} finished),
 {data['repetitions']} per point, {show(data['duration_s'])} s each. Each point's figures pool its runs (each run its
 own stratum in the bootstrap); 95% intervals as in docs/summary.md. The point nearest m = 1:
@@ -107,7 +108,14 @@ service with the lab urn model's p; theory.md's E[W] (exponential: S/(1 - e^(-S/
 moment and assumes sweeps back to back: shown beside it, not compared.</li>
 <li><b>act success</b>: a follow-up connection D seconds after a sweep reached the service it found (theory.md section 3).</li>
 <li><b>legit</b>: the legitimate client through the proxy, a new connection each; latency medians over runs.</li>
-</ul></body></html>
+</ul>
+<script>
+// Marks how many plots the browser decoded, so an automatic check can tell they loaded.
+window.addEventListener("load", () => {{
+  const ok = [...document.images].filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.imagesLoaded = ok;
+}});
+</script></body></html>
 """
 
 

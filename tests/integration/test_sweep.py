@@ -3,6 +3,7 @@ through the command line; every run folder carries its manifest, and `mtdlab rer
 agrees with it."""
 import hashlib
 import json
+import re
 import subprocess
 import sys
 
@@ -111,3 +112,16 @@ def test_rerun_compares_its_figures_with_the_old_intervals(sweep):
     # mtdlab compare OLD NEW says the same
     again = cli("compare", out / "p01-r0", out / "p01-rerun")
     assert json.loads(again.stdout)["figures"] == verdict["figures"]
+
+
+def test_the_sweep_page_renders_in_headless_chromium(sweep):
+    out, _ = sweep
+    data = json.loads((out / "sweep.json").read_text())
+    dom = subprocess.run(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                          "--dump-dom", (out / "sweep.html").resolve().as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "<h1>Sweep it-sweep</h1>" in dom
+    loaded = re.search(r'data-images-loaded="(\d+)"', dom)
+    assert loaded and int(loaded.group(1)) == 5, "every embedded plot decodes, offline"
+    cell = re.search(r'<td data-key="points.0.figures.decay.half_life_s">([^<]*)</td>', dom).group(1)
+    assert cell == f'{data["points"][0]["figures"]["decay"]["half_life_s"]:g}'

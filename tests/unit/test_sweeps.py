@@ -122,7 +122,7 @@ def test_sweep_json_pools_each_point_and_puts_theory_beside_it(tmp_path):
     # T ln 2, less about half a sweep (0.05 s here): theory averages over when in the sweep a port was probed
     assert abs(p0["decay"]["theory_half_life_pure_s"] - (2 * 0.6931 - 0.025)) < 0.005
     page = (out / "sweep.html").read_text()
-    assert page.count("<img") == 5 and "http" not in page.split("<body>")[1].split("<h2>")[0].replace("href", "")
+    assert page.count("<img") == 5 and "http" not in page.split("<body")[1].split("<h2>")[0].replace("href", "")
     assert 'data-key="points.1.figures.decay.half_life_s"' in page
     assert json.loads((out / "sweep.json").read_text())["points"][0]["params"] == {"target.services[*].hop.interval.mean_s": 2}
 
