@@ -134,31 +134,29 @@ def sweep_find(run: Run, sweep_stats: dict) -> dict:
     out = {}
     for svc in run.scenario.services:
         found, waits = found_by_sweep(run, svc.name)
-        law = svc.hop.interval
-        m = S / law.mean if svc.hop.hops and S else 0.0
-        th = None
-        if S:
-            th = theory.urn_find(law, m)
-            th = th if th is not None else theory.urn_find_simulated(law, round(m, 3))
-        extra = extra_life(run.truth, svc.name)
-        th_lab = theory.urn_find_simulated(law, round(m, 2), round(max(0.0, extra) / law.mean, 2)) \
-            if S and svc.hop.hops else th
+        th = theory.sweep_theories(svc.hop.interval, S, C, extra_life(run.truth, svc.name))
         lo, hi = share_interval(found, Clusters.of(range(len(found))), seed)
         wlo, whi = mean_interval(waits, Clusters.of(range(len(waits))), seed)
-        share = _mean(found)
-        # p of the lab's urn model (the port overlap counts): what decides when the attacker learns
-        report_th = theory.time_to_first_report(th_lab, S, C) if S and th_lab else None
-        out[svc.name] = {
-            "sweeps": len(found), "m": _r(m), "found_share": _r(share), "found_share_ci95": [_r(lo), _r(hi)],
-            "theory_found_share": _r(th), "theory_within_ci95": within(lo, hi, th) if share is not None else None,
-            "theory_found_share_lab": _r(th_lab),
-            "lab_within_ci95": within(lo, hi, th_lab) if share is not None else None,
-            "time_to_first_discovery_s": _r(_mean(waits)), "time_to_first_discovery_ci95": [_r(wlo), _r(whi)],
-            "theory_time_to_first_report_s": _r(report_th),
-            "theory_time_to_first_discovery_s": _r(theory.time_to_first_discovery(law, S) if S else None),
-            "time_theory_within_ci95": within(wlo, whi, report_th) if waits else None,
-        }
+        out[svc.name] = figures_of_sweep_find(found, (lo, hi), waits, (wlo, whi), th)
     return out
+
+
+def figures_of_sweep_find(found, found_ci, waits, waits_ci, th: dict) -> dict:
+    """summary.json's sweep_find row (also a sweep point's, pooled): the measured shares and
+    waits with their intervals beside theory.sweep_theories (the pooled one averaged)."""
+    (lo, hi), (wlo, whi) = found_ci, waits_ci
+    share, wait = _mean(found), _mean(waits)
+    return {
+        "sweeps": len(found), "m": _r(th["m"]), "found_share": _r(share), "found_share_ci95": [_r(lo), _r(hi)],
+        "theory_found_share": _r(th["urn"]), "theory_within_ci95": within(lo, hi, th["urn"]) if share is not None else None,
+        "theory_found_share_lab": _r(th["lab"]),
+        "lab_within_ci95": within(lo, hi, th["lab"]) if share is not None else None,
+        "time_to_first_discovery_s": _r(wait), "time_to_first_discovery_ci95": [_r(wlo), _r(whi)],
+        # p of the lab's urn model (the port overlap counts): what decides when the attacker learns
+        "theory_time_to_first_report_s": _r(th["report"]),
+        "theory_time_to_first_discovery_s": _r(th["ew"]),
+        "time_theory_within_ci95": within(wlo, whi, th["report"]) if wait is not None else None,
+    }
 
 
 def found_by_sweep(run: Run, service: str) -> tuple[list[float], list[float]]:

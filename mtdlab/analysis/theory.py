@@ -267,3 +267,18 @@ def time_to_first_report(p_find: float, sweep_s: float, cycle_s: float) -> float
     if not p_find or sweep_s <= 0:
         return None
     return sweep_s + max(cycle_s, sweep_s) * (1 / p_find - 1)
+
+
+def sweep_theories(law: IntervalLaw, sweep_s: float, cycle_s: float, extra: float) -> dict:
+    """Everything section 2 says about one service against sweeps of sweep_s seconds starting
+    cycle_s apart: m = S/T; the urn model's P(find) (closed form, else simulated); the lab's
+    (the old port open `extra` longer); the time to first report with the lab's p; and E[W].
+    None for all but m when there is no sweep."""
+    if sweep_s <= 0:
+        return {"m": 0.0, "urn": None, "lab": None, "report": None, "ew": None}
+    m = sweep_s / law.mean if law.law != "never" else 0.0
+    urn = urn_find(law, m)
+    urn = urn if urn is not None else urn_find_simulated(law, round(m, 3))
+    lab = urn_find_simulated(law, round(m, 2), round(max(0.0, extra) / law.mean, 2)) if law.law != "never" else urn
+    return {"m": m, "urn": urn, "lab": lab, "report": time_to_first_report(lab, sweep_s, cycle_s),
+            "ew": time_to_first_discovery(law, sweep_s)}

@@ -14,7 +14,7 @@ from pathlib import Path
 from mtdlab.analysis import theory
 from mtdlab.analysis.decay import decay_samples, extra_life
 from mtdlab.analysis.km import km_half_life
-from mtdlab.analysis.metrics import Run, act_outcomes, found_by_sweep
+from mtdlab.analysis.metrics import Run, act_outcomes, figures_of_sweep_find, found_by_sweep
 from mtdlab.analysis.resample import Clusters, half_life_interval, mean_interval, share_interval
 from mtdlab.contract.stats import rounded as _r, within
 
@@ -26,7 +26,7 @@ def point_figures(folders: list[Path]) -> dict:
     laws = {s.name: s.hop.interval for s in runs[0].scenario.services}
     return {"runs": len(runs), "law": _law(laws), "mean_interval_s": _r(_one({l.mean for l in laws.values()})),
             "realised_mean_interval_s": _r(_realised_interval(sums)),
-            "decay": _decay(runs, sums, laws, seed), "sweep_find": _find(runs, laws, seed),
+            "decay": _decay(runs, sums, laws, seed), "sweep_find": _find(runs, sums, laws, seed),
             "act_after_delay": _act(runs, sums, seed), "legit": _legit(sums),
             "per_run": [{"folder": f.name, "seed": s["seed"], "half_life_s": s["decay"]["half_life_s"],
                          "half_life_ci95": s["decay"]["half_life_ci95"], "sweep_s": s["sweeps"]["sweep_s"],
@@ -56,40 +56,25 @@ def _decay(runs, sums, laws, seed) -> dict:
             "lab_within_ci95": within(lo, hi, lab) if half is not None else None}
 
 
-def _find(runs, laws, seed) -> dict:
-    found, labels, strata, waits, wlabels, wstrata, ms, ths, wths, eths, labs = ([] for _ in range(11))
-    for i, run in enumerate(runs):
-        sweeps = run.sweeps()
-        S = _mean([s["end_mono"] - s["start_mono"] for s in sweeps]) or 0.0
-        C = _mean([b["start_mono"] - a["start_mono"] for a, b in zip(sweeps, sweeps[1:])]) or S
+def _find(runs, sums, laws, seed) -> dict:
+    found, labels, strata, waits, wlabels, wstrata, theories, wtheories = ([] for _ in range(8))
+    for i, (run, summary) in enumerate(zip(runs, sums)):
+        S, C = summary["sweeps"]["sweep_s"] or 0.0, summary["sweeps"]["cycle_s"] or 0.0   # full rounds
         for name, law in laws.items():
             f, w = found_by_sweep(run, name)
+            th = theory.sweep_theories(law, S, C, extra_life(run.truth, name))
             found += f
             labels += [f"{i}:{name}:{k}" for k in range(len(f))]
             strata += [f"{i}:{name}"] * len(f)
             waits += w
             wlabels += [f"{i}:{name}:{k}" for k in range(len(w))]
             wstrata += [f"{i}:{name}"] * len(w)
-            m = S / law.mean if law.law != "never" else 0.0
-            th = theory.urn_find(law, m)
-            ms += [m] * len(f)
-            th = th if th is not None else theory.urn_find_simulated(law, round(m, 3))
-            ths += [th] * len(f)
-            lab = theory.urn_find_simulated(law, round(m, 2), round(max(0.0, extra_life(run.truth, name)) / law.mean, 2)) \
-                if law.law != "never" else 1.0
-            labs += [lab] * len(f)
-            wths += [theory.time_to_first_report(lab, S, C)] * len(w)
-            eths += [theory.time_to_first_discovery(law, S)] * len(w)
-    lo, hi = share_interval(found, Clusters.of(labels, strata), seed)
-    wlo, whi = mean_interval(waits, Clusters.of(wlabels, wstrata), seed)
-    share, th, wait, wth = _mean(found), _mean(ths), _mean(waits), _mean(wths)
-    return {"sweeps": len(found), "m": _r(_mean(ms)), "found_share": _r(share), "found_share_ci95": [_r(lo), _r(hi)],
-            "theory_found_share": _r(th), "theory_within_ci95": within(lo, hi, th) if share is not None else None,
-            "theory_found_share_lab": _r(_mean(labs)),
-            "lab_within_ci95": within(lo, hi, _mean(labs)) if share is not None else None,
-            "time_to_first_discovery_s": _r(wait), "time_to_first_discovery_ci95": [_r(wlo), _r(whi)],
-            "theory_time_to_first_report_s": _r(wth), "theory_time_to_first_discovery_s": _r(_mean(eths)),
-            "time_theory_within_ci95": within(wlo, whi, wth) if wait is not None else None}
+            theories += [th] * len(f)       # each sweep's theory, averaged like the sweeps themselves
+            wtheories += [th] * len(w)
+    mean = {k: _mean([t[k] for t in theories]) for k in ("m", "urn", "lab", "ew")}
+    mean["report"] = _mean([t["report"] for t in wtheories])
+    return figures_of_sweep_find(found, share_interval(found, Clusters.of(labels, strata), seed), waits,
+                                 mean_interval(waits, Clusters.of(wlabels, wstrata), seed), mean)
 
 
 def _act(runs, sums, seed) -> dict:
