@@ -123,20 +123,16 @@ def load_sweep(path: str | Path) -> Sweep:
         for rep in range(reps):
             data["seed"] = seed + rep
             label = ", ".join(f"{p} = {show_value(v)}" for p, v in params)
-            text = (f"# sweep {name}, point {point} ({label}), repetition {rep}; made from {base_name}\n"
+            run_text = (f"# sweep {name}, point {point} ({label}), repetition {rep}; made from {base_name}\n"
                     + yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
             try:
-                parse_scenario(text, f"{path} point {point}")
+                parse_scenario(run_text, f"{path} point {point}")
             except ScenarioError as exc:
                 where = max((a.lines[i] for a, i in zip(axes, choice)), default=0)
                 raise ScenarioError(str(path), where, "vary",
                                     f"point {point} ({label}) makes an invalid scenario: {exc.key}: {exc.expected}") from None
-            runs.append(RunPlan(point, rep, seed + rep, tuple(params), text))
-    return Sweep(name, str(path), text_of(path), str(base_file), duration, reps, tuple(axes), tuple(runs))
-
-
-def text_of(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+            runs.append(RunPlan(point, rep, seed + rep, tuple(params), run_text))
+    return Sweep(name, str(path), text, str(base_file), duration, reps, tuple(axes), tuple(runs))
 
 
 def _axes(r: Reader, base_data: dict) -> list[Axis]:
