@@ -116,6 +116,7 @@ def redis_password_made_here(run_dir: Path) -> None:
 
 
 def main() -> int:
+    keys.env_from_secrets()   # on Swarm the keys are secret files, not variables
     scenario, run_dir = container.start("controller")
     write_attacker_view(scenario.source)
     key = None

@@ -20,6 +20,7 @@ from pathlib import Path
 import asyncssh
 
 from mtdlab.contract.passwords import password_ok
+from mtdlab.contract import keys
 
 USER = "student"
 FAILED_LOGIN_DELAY_S = 1.0      # slows password guessing down to one try a second per connection
@@ -148,6 +149,7 @@ async def serve(port: int, stored_hash: str) -> None:
 
 
 def main() -> int:
+    keys.env_from_secrets()   # on Swarm the password hash is a secret file
     stored_hash = os.environ.get("MTDLAB_WORKSTATION_PASSWORD_HASH", "")
     if "$" not in stored_hash:
         print("workstation: MTDLAB_WORKSTATION_PASSWORD_HASH is not set; refusing to start without a password",

@@ -81,3 +81,18 @@ def write(kind: KeyKind, folder: Path, value: str) -> Path:
     path.chmod(0o600)
     path.write_text(value + "\n")
     return path
+
+
+def env_from_secrets(environ=None) -> list[str]:
+    """On Swarm, keys come as secret files (mtdlab/host/stack.py): MTDLAB_SECRETS names their folder,
+    each file is named after the variable it stands for. Put each into the environment, where the
+    rest of the program reads keys on either engine; returns the variables set."""
+    environ = os.environ if environ is None else environ
+    folder = environ.get("MTDLAB_SECRETS")
+    if not folder:
+        return []
+    found = []
+    for path in sorted(Path(folder).glob("MTDLAB_*")):
+        environ[path.name] = path.read_text().strip()
+        found.append(path.name)
+    return found

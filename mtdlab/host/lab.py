@@ -51,6 +51,8 @@ def free_port() -> int:
 
 
 class Lab:
+    engine = "local"   # mtdlab/host/swarm.py's SwarmLab is the same lab as a Swarm stack
+
     def __init__(self, name: str, scenario: Path, run_dir: Path, ports: dict[str, int] | None = None,
                  extra_env: dict[str, str] | None = None, compose_files: tuple[Path, ...] = (COMPOSE_FILE,)):
         self.name, self.scenario, self.run_dir = name, Path(scenario).resolve(), Path(run_dir).resolve()
@@ -100,6 +102,18 @@ class Lab:
 
     def down(self) -> None:
         remove_lab(self.name)
+
+    def start(self, services: tuple[str, ...]) -> None:
+        """Start more of the lab's services (and what they depend on)."""
+        self.compose("up", "-d", *services)
+
+    def stop(self, service: str, timeout: int = 60) -> None:
+        """Stop one service, with its grace period, leaving the rest running."""
+        self.compose("stop", "-t", str(timeout), service)
+
+    def address_on(self, service: str, network: str) -> str:
+        """The service's address on one of the lab's networks."""
+        return self.container(service).attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
 
     @property
     def truth_path(self) -> Path:
@@ -168,8 +182,10 @@ def remove_lab(name: str) -> dict[str, int]:
     crashed run's compose containers) is force-removed.
     """
     import docker
+    from mtdlab.host.swarm import remove_stack
+    # A lab deployed as a Swarm stack: its services first (nothing if there are none).
+    removed = {"containers": 0, "networks": 0, "volumes": 0, **{k: v for k, v in remove_stack(name).items() if v}}
     client = docker.from_env()
-    removed = {"containers": 0, "networks": 0, "volumes": 0}
     mine = [f"{labels.COMPOSE_PROJECT}={name}"], [f"{labels.LAB}={name}"]
     for c in client.containers.list(filters={"label": mine[0] + [f"{labels.COMPOSE_SERVICE}=controller"]}):
         c.stop(timeout=60)

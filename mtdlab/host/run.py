@@ -124,7 +124,7 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
                      "first placement of every service", 90)
         say("run: services placed" + ("; attacker starting" if scenario.attacker else ""))
         if scenario.attacker:
-            lab.compose("up", "-d", "attacker")
+            lab.start(("attacker",))
         ctx = LaunchContext(lab, out, env)
         clients = [e.launch(ctx, scenario, duration) for e in EXPERIMENTS if e.launch]
         began = time.monotonic()
@@ -142,8 +142,8 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
                 client.join(timeout=60)
         say("run: stopping the attacker, then the controller")
         # In this order: the attacker's last scan must not meet services the shutdown removes.
-        lab.compose("stop", "-t", "60", "attacker")
-        lab.compose("stop", "-t", "60", "controller")
+        lab.stop("attacker")
+        lab.stop("controller")
     except (KeyboardInterrupt, Interrupted):
         say("run: interrupted; tearing the lab down")
         raise
