@@ -22,7 +22,9 @@ from mtdlab.contract.view import with_seed
 from mtdlab.experiments import load_scenario
 from mtdlab.classroom.board import token_hash
 from mtdlab.contract.wait import HttpStatus, wait_for
+from mtdlab.host.engines import lab_type
 from mtdlab.host.lab import BOARD_COMPOSE_FILE, CLASS_COMPOSE_FILE, COMPOSE_FILE, Lab, LabError, remove_lab
+from mtdlab.host.swarm import lab_health, stacks
 from mtdlab.host.run import scenario_keys
 
 PLACED_S = 120   # how long a team's lab may take to place every service
@@ -34,11 +36,14 @@ def run_dir(plan: ClassPlan, out: Path | None = None) -> Path:
     return Path(out) if out else Path("runs") / f"class-{plan.name}"
 
 
-def team_lab(plan: ClassPlan, team: str, folder: Path, class_secret: bytes, scenario) -> tuple[Lab, str]:
+def team_lab(plan: ClassPlan, team: str, folder: Path, class_secret: bytes, scenario, make_lab=Lab,
+             password: str | None = None) -> tuple[Lab, str]:
     """The team's lab (compose.yaml plus compose.class.yaml: workstation, door, own subnets), with
-    fresh keys kept owner-only in its run folder; and the workstation's password, for the roster."""
+    fresh keys kept owner-only in its run folder; and the workstation's password, for the roster.
+    Given the password (`class heal`), the lab gets the keys its folder already holds."""
     ports = plan.ports(team)
-    password = passwords.new_password()
+    healing = password is not None
+    password = password or passwords.new_password()
     env = {labels.OWNER_PROCESS_ENV: "",          # outlives `class up`: not the reaper's
            # Only the workstation's door faces the room; the proxy, console and live view are the
            # instructor's (a student at the proxy would get every current flag without any recon).
@@ -49,9 +54,12 @@ def team_lab(plan: ClassPlan, team: str, folder: Path, class_secret: bytes, scen
            "MTDLAB_ATTACKER_MAX_S": "3600",
            **{f"MTDLAB_NET_{net.upper()}": subnet for net, subnet in plan.networks(team).items()}}
     for kind in (keys.CONSOLE, keys.REDIS, *scenario_keys(scenario)):
-        env[kind.env] = keys.new()
-        keys.write(kind, folder, env[kind.env])
-    lab = Lab(plan.lab_name(team), folder / "scenario" / "scenario.yaml", folder,
+        if healing:
+            env[kind.env] = (folder / kind.file).read_text().strip()
+        else:
+            env[kind.env] = keys.new()
+            keys.write(kind, folder, env[kind.env])
+    lab = make_lab(plan.lab_name(team), folder / "scenario" / "scenario.yaml", folder,
               ports={k: ports[k] for k in ("web", "ssh", "redis", "console", "dashboard")}, extra_env=env,
               compose_files=(COMPOSE_FILE, CLASS_COMPOSE_FILE))
     return lab, password
@@ -89,17 +97,18 @@ def load_scenarios(plan: ClassPlan) -> dict:
     return {team: loaded[plan.scenario_of(team)] for team in plan.teams}
 
 
-def class_up(path: Path, out: Path | None = None, say=print) -> Path:
+def class_up(path: Path, out: Path | None = None, say=print, engine: str = "local", reserve: dict | None = None) -> Path:
     plan = load_class(path)
     scenarios = load_scenarios(plan)
     exercise_names = chosen_exercises(plan, scenarios)
+    make_lab = lab_type(engine, reserve)
     if running_labs(plan.name):
         raise LabError(f"class {plan.name} is already up; `mtdlab class down {path}` first")
     base = run_dir(plan, out).resolve()
     if base.exists() and any(base.iterdir()):
         raise LabError(f"{base} is not empty; a class folder holds one session (move it away, or --out elsewhere)")
     base.mkdir(parents=True, exist_ok=True)
-    say(f"class {plan.name}: {len(plan.teams)} team lab(s) of scenario {scenario_names(scenarios)}; "
+    say(f"class {plan.name}: {len(plan.teams)} team lab(s) of scenario {scenario_names(scenarios)} on the {engine} engine; "
         f"exercises {', '.join(exercise_names)}")
     say(f"port plan: scoreboard {plan.bind}:{plan.scoreboard_port}; " + "; ".join(
         f"{t} workstation ssh {plan.bind}:{p['workstation']}" for t in plan.teams for p in [plan.ports(t)]))
@@ -111,7 +120,8 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
                                         "instructor": token_hash(instructor_token)})
     (base / "class.json").write_text(json.dumps({
         "class": plan.name, "teams": list(plan.teams), "exercises": exercise_names, "grace_s": plan.flag_grace_s,
-        "scenarios": {t: s.name for t, s in scenarios.items()},
+        "scenarios": {t: s.name for t, s in scenarios.items()}, "engine": engine,
+        "reservation": reserve,
         # The instructor's overview links each team's live view (on the instructor's loopback).
         "live_views": {t: f"http://127.0.0.1:{plan.ports(t)['dashboard']}/" for t in plan.teams}}, indent=2) + "\n")
     (base / "board").mkdir()
@@ -120,18 +130,19 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
               "instructor": {"overview": scoreboard + "instructor", "user": "instructor", "token": instructor_token},
               "teams": {}}
     services = () if plan.scripted_attacker else lab_services_but("attacker")   # () : every service
+    labs = {}
     try:
         for i, team in enumerate(plan.teams, 1):
             scenario, folder = scenarios[team], base / team
             (folder / "scenario").mkdir(parents=True, exist_ok=True)
             (folder / "scenario" / "scenario.yaml").write_text(
                 with_seed(scenario.source, plan.team_seed(team), f"team {team} of class {plan.name}: its own seed"))
-            lab, password = team_lab(plan, team, folder, bytes.fromhex(secret), scenario)
+            lab, password = team_lab(plan, team, folder, bytes.fromhex(secret), scenario, make_lab)
             t0 = time.monotonic()
-            lab.up(services)
-            lab.wait_for(lambda l: {e["service"] for e in l.events() if e["event"] == "hop.done"}
-                         >= {s.name for s in scenario.services}, f"team {team}: every service placed", PLACED_S)
-            say(f"class {plan.name}: team {team} up ({i}/{len(plan.teams)}, {time.monotonic() - t0:.0f} s)")
+            start_team(lab, team, scenario, services)
+            labs[team] = lab
+            say(f"class {plan.name}: team {team} up ({i}/{len(plan.teams)}, {time.monotonic() - t0:.0f} s"
+                + (f", node {lab_health(lab.name)['node']})" if engine == "swarm" else ")"))
             p = plan.ports(team)
             roster["teams"][team] = {
                 # For the team:
@@ -147,7 +158,7 @@ def class_up(path: Path, out: Path | None = None, say=print) -> Path:
                 "console": f"http://127.0.0.1:{p['console']}", "console_key_file": str(folder / "console.key")}
         board = board_lab(plan, base)
         board.compose("up", "-d")
-        connect_consoles(plan, base, board.container("scoreboard"))
+        connect_consoles(base, labs, board.container("scoreboard"))
         host = "127.0.0.1" if plan.bind == "0.0.0.0" else plan.bind
         wait_for(HttpStatus(f"http://{host}:{plan.scoreboard_port}/healthz"), BOARD_UP_S)
     except BaseException:
@@ -167,20 +178,26 @@ def board_lab(plan: ClassPlan, base: Path) -> Lab:
     return Lab(board_name(plan.name), plan.scenarios[0], base, extra_env=env, compose_files=(BOARD_COMPOSE_FILE,))
 
 
-def connect_consoles(plan: ClassPlan, base: Path, scoreboard) -> None:
+def start_team(lab: Lab, team: str, scenario, services: tuple[str, ...]) -> None:
+    lab.up(services)
+    lab.wait_for(lambda l: {e["service"] for e in l.events() if e["event"] == "hop.done"}
+                 >= {s.name for s in scenario.services}, f"team {team}: every service placed", PLACED_S)
+
+
+def connect_consoles(base: Path, labs: dict, scoreboard) -> None:
     """Put the scoreboard on every team's management network, where that team's console listens,
     and tell it each console's address (consoles.json): the instructor's page pauses, resumes and
-    forces hops through them, signed with the team's console key."""
+    forces hops through them, signed with the team's console key. `class heal` calls it again
+    for the labs it remade (the others keep their entries)."""
     import docker
     client = docker.from_env()
-    consoles = {}
-    for team in plan.teams:
-        network = client.networks.get(f"{plan.lab_name(team)}_mgmt")
+    path = base / "consoles.json"
+    consoles = json.loads(path.read_text()) if path.exists() else {}
+    for team, lab in labs.items():
+        network = client.networks.get(f"{lab.name}_mgmt")
         network.connect(scoreboard)
-        controller = Lab(plan.lab_name(team), plan.scenario_of(team), base / team).container("controller")
-        ip = controller.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
-        consoles[team] = f"http://{ip}:{CONSOLE_PORT}"
-    (base / "consoles.json").write_text(json.dumps(consoles, indent=2) + "\n")
+        consoles[team] = f"http://{lab.address_on('controller', network.name)}:{CONSOLE_PORT}"
+    path.write_text(json.dumps(consoles, indent=2) + "\n")
 
 
 def board_name(class_name: str) -> str:
@@ -208,29 +225,73 @@ def running_labs(class_name: str) -> list[str]:
             project = (item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels") or {}).get(labels.COMPOSE_PROJECT, "")
             if project.startswith(lab_prefix(class_name)):
                 found.add(project)
-    return sorted(found)
+    return sorted(found | set(stacks(lab_prefix(class_name))))   # Swarm stacks on any node
 
 
 def class_status(path: Path) -> list[dict]:
-    """Per team: containers running of those made, hops so far, seconds since the last hop. The
+    """Per team: containers running of those made, hops so far, seconds since the last hop; on
+    Swarm also the lab's node and, for a lab that is lost (its node gone, a task ended), why. The
     truth log is found through the team's controller (its run folder's mount)."""
     import docker
     plan = load_class(path)
     client = docker.from_env()
+    on_swarm = set(stacks(lab_prefix(plan.name)))
     rows = []
     for team in plan.teams:
-        containers = client.containers.list(all=True, filters={"label": f"{labels.COMPOSE_PROJECT}={plan.lab_name(team)}"})
-        controller = next((c for c in containers if c.labels.get(labels.COMPOSE_SERVICE) == "controller"), None)
-        folder = next((Path(m["Source"]) for m in (controller.attrs["Mounts"] if controller else [])
-                       if m["Destination"] == "/lab/run"), None)
+        name = plan.lab_name(team)
+        containers = client.containers.list(all=True, filters={"label": f"{labels.COMPOSE_PROJECT}={name}"})
+        mounts = next((c.attrs["Mounts"] for c in containers if c.labels.get(labels.COMPOSE_SERVICE) == "controller"), [])
+        folder = next((Path(m["Source"]) for m in mounts if m["Destination"] == "/lab/run"), None)
+        if name in on_swarm:   # the controller may be on another node: its service's spec has the folder
+            spec = client.services.get(f"{name}_controller").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
+            folder = next((Path(m["Source"]) for m in spec.get("Mounts", []) if m["Target"] == "/lab/run"), folder)
         truth = folder / "truth.jsonl" if folder else None
         events = list(read_events(truth)) if truth and truth.exists() else []
         done = [e for e in events if e["event"] == "hop.done" and e["hop"] >= 1]
         running = sum(c.status == "running" for c in containers)
-        rows.append({"team": team, "lab": plan.lab_name(team), "containers": len(containers), "running": running,
-                     "hops": len(done), "last_hop_s_ago": round(time.time() - done[-1]["wall"], 1) if done else None,
-                     "healthy": bool(containers) and running == len(containers)})
+        row = {"team": team, "lab": name, "engine": "swarm" if name in on_swarm else "local",
+               "containers": len(containers), "running": running,
+               "hops": len(done), "last_hop_s_ago": round(time.time() - done[-1]["wall"], 1) if done else None,
+               "healthy": bool(containers) and running == len(containers)}
+        if name in on_swarm:
+            health = lab_health(name)
+            row.update(node=health["node"], lost=health["lost"], reason=health["reason"], healthy=not health["lost"])
+        rows.append(row)
     return rows
+
+
+def class_heal(path: Path, out: Path | None = None, say=print) -> list[str]:
+    """Remake every team lab that is lost or unhealthy, on the engine the class was started on: the
+    same folder (its truth log goes on), keys, flags, workstation password and ports; on Swarm the
+    scheduler places it on a node that is up. The scoreboard is joined to its new network."""
+    plan = load_class(path)
+    base = run_dir(plan, out).resolve()
+    try:
+        meta = json.loads((base / "class.json").read_text())
+        roster = json.loads((base / "roster.json").read_text())
+    except OSError:
+        raise LabError(f"no class.json and roster.json in {base}: is class {plan.name} up (or in another --out)?") from None
+    make_lab = lab_type(meta.get("engine", "local"), meta.get("reservation"))
+    secret = keys.from_file(keys.CLASS, base / keys.CLASS.file)
+    scenarios = load_scenarios(plan)
+    services = () if plan.scripted_attacker else lab_services_but("attacker")
+    board = Lab(board_name(plan.name), plan.scenarios[0], base).container("scoreboard")
+    healed = {}
+    for row in class_status(path):
+        if row["healthy"]:
+            continue
+        team = row["team"]
+        say(f"class {plan.name}: team {team} is {'lost: ' + row.get('reason', '') if row.get('lost') else 'unhealthy'}; remaking its lab")
+        lab, _ = team_lab(plan, team, base / team, secret, scenarios[team], make_lab,
+                          password=roster["teams"][team]["workstation"]["password"])
+        lab.down()
+        start_team(lab, team, scenarios[team], services)
+        healed[team] = lab
+        say(f"class {plan.name}: team {team} healed" + (f" on node {lab_health(lab.name)['node']}"
+                                                         if lab.engine == "swarm" else ""))
+    if healed and board is not None:
+        connect_consoles(base, healed, board)
+    return sorted(healed)
 
 
 def class_down(path: Path, say=print) -> list[str]:

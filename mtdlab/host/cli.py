@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mtdlab.contract.events import read_events
+from mtdlab.host import engines
 from mtdlab.contract.clientlog import read_load, summarize
 from mtdlab.inlab.legit import run_load
 from mtdlab.analysis.sweeps import judge_sweeps, sweep_summary
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="run folder (default runs/NAME-TIMESTAMP)")
     p.add_argument("--watch", action="store_true", help="serve the live view of the run while it runs")
     p.add_argument("--watch-port", type=int, default=8090, help="its port on 127.0.0.1 (default 8090, else a free one)")
+    engines.add_arguments(p)
     p = sub.add_parser("sweep", help="run every point of a sweep file (again: goes on where it stopped)")
     p.add_argument("sweep_file", type=Path)
     p.add_argument("--out", type=Path, help="sweep folder (default runs/sweep-NAME)")
@@ -92,14 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live", action="store_true", help="follow the logs as they grow (a run still going)")
     p.add_argument("--port", type=int, default=8090, help="port (default 8090, else a free one)")
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p = sub.add_parser("class", help="a classroom: one lab per team (up, status, down, shell TEAM, submit TEAM, grade)")
-    p.add_argument("action", choices=("up", "status", "down", "shell", "submit", "grade"))
+    p = sub.add_parser("class", help="a classroom: one lab per team (up, status, heal, down, shell TEAM, submit TEAM, grade)")
+    p.add_argument("action", choices=("up", "status", "heal", "down", "shell", "submit", "grade"))
     p.add_argument("class_file", type=Path)
     p.add_argument("team", nargs="?", help="shell and submit: the team")
     p.add_argument("--out", type=Path, help="the class folder (default runs/class-NAME)")
     p.add_argument("--exercise", help="submit: the exercise (exercises/)")
     p.add_argument("--answer", help="submit: the answer (a flag, ...)")
     p.add_argument("--once", action="store_true", help="grade: what waits now, then stop")
+    engines.add_arguments(p)
     p = sub.add_parser("report", help="rebuild summary.json and report.html from a run folder")
     p.add_argument("run_dir", type=Path)
     p = sub.add_parser("compare", help="several runs' figures side by side (HTML); with two runs, whether the "
@@ -163,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         from mtdlab.host.run import Interrupted, run_scenario
         from mtdlab.contract.scenario import ScenarioError
         try:
-            folder = run_scenario(args.scenario, args.duration, args.out, watch_port=args.watch_port if args.watch else None) \
+            folder = run_scenario(args.scenario, args.duration, args.out, watch_port=args.watch_port if args.watch else None,
+                                  engine=args.engine, reserve=engines.reservation(args.lab_cpus, args.lab_memory_mib)) \
                 if args.command == "run" else args.run_dir
             summary = write_report(folder) if args.command == "report" else json.loads((folder / "summary.json").read_text())
         except ScenarioError as exc:
@@ -192,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
         try:
             if args.action == "up":
-                print(classroom.class_up(args.class_file, args.out, say))
+                print(classroom.class_up(args.class_file, args.out, say, engine=args.engine,
+                                         reserve=engines.reservation(args.lab_cpus, args.lab_memory_mib)))
             elif args.action in ("shell", "submit") and not args.team:
                 raise LabError(f"`mtdlab class {args.action}` needs a team: mtdlab class {args.action} CLASS.yaml TEAM")
             elif args.action == "shell":
@@ -207,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             elif args.action == "grade":
                 from mtdlab.host.grader import grade
                 print(json.dumps({"graded": grade(args.class_file, args.out, args.once, say)}))
+            elif args.action == "heal":
+                print(json.dumps({"healed": classroom.class_heal(args.class_file, args.out, say)}))
             elif args.action == "status":
                 rows = classroom.class_status(args.class_file)
                 print(json.dumps(rows, indent=2))

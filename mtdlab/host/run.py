@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mtdlab.contract import keys
 from mtdlab.contract.events import read_events
+from mtdlab.host.engines import lab_type
 from mtdlab.host.lab import Lab, LabError
 from mtdlab.host.runfolder import remove_links
 from mtdlab.reporting.report import write_report
@@ -87,15 +88,19 @@ class LaunchContext:
 
 
 def run_scenario(path: str | Path, duration: float | None = None, out: Path | None = None,
-                 say=print, watch_port: int | None = None) -> Path:
+                 say=print, watch_port: int | None = None, engine: str = "local", reserve: dict | None = None) -> Path:
     scenario = load_scenario(path)
+    make_lab = lab_type(engine, reserve)   # checked before anything starts
+    if engine != "local" and any(e.steps for e in EXPERIMENTS if e.duration and e.duration(scenario) is not None):
+        raise LabError(f"{path}: this scenario's experiment runs its own steps (flooding), which need the local "
+                       "engine; run it without --engine swarm")
     duration = run_duration(scenario, duration)
     out = Path(out or Path("runs") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and any(out.iterdir()):
         raise LabError(f"{out} is not empty; a run folder holds one run")
     out.mkdir(parents=True, exist_ok=True)
     (out / "scenario.yaml").write_text(scenario.source)
-    meta = {"scenario_file": str(path), "duration_s": duration, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    meta = {"scenario_file": str(path), "duration_s": duration, "engine": engine, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     write_manifest(out, scenario, duration)   # images, code, host: what `mtdlab rerun` holds a rerun to
     env = {"MTDLAB_ATTACKER_MAX_S": str(duration)}
@@ -103,14 +108,14 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     for kind in (keys.CONSOLE, keys.REDIS, *scenario_keys(scenario)):
         env[kind.env] = keys.new()
         keys.write(kind, out, env[kind.env])
-    lab = Lab(f"mtdrun-{scenario.name[:16]}-{secrets.token_hex(3)}", out / "scenario.yaml", out, extra_env=env)
+    lab = make_lab(f"mtdrun-{scenario.name[:16]}-{secrets.token_hex(3)}", out / "scenario.yaml", out, extra_env=env)
 
     def interrupt(*_):
         raise Interrupted()
     # SIGTERM tears the lab down like Ctrl-C does (only the main thread may set handlers).
     main_thread = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGTERM, interrupt) if main_thread else None
-    say(f"run: {scenario.name} for {duration:g} s in lab {lab.name}; folder {out}")
+    say(f"run: {scenario.name} for {duration:g} s in lab {lab.name} ({engine} engine); folder {out}")
     viewer = None
     if watch_port is not None:
         from mtdlab.host.watch import open_server

@@ -255,18 +255,31 @@ def remove_stack(name: str) -> dict[str, int]:
     for c in client.containers.list(all=True, filters={"label": f"{labels.LAB}={name}"}):
         c.remove(force=True)
     for n in client.networks.list(filters={"label": f"{STACK_LABEL}={name}"}):
-        try:
-            n.remove()
-            removed["networks"] += 1
-        except docker.errors.APIError:
-            time.sleep(0.5)   # the engine detaches a removed task's endpoint a moment later
-            n.reload()
-            n.remove()
-            removed["networks"] += 1
+        n.reload()
+        for cid, endpoint in (n.attrs.get("Containers") or {}).items():
+            if not cid.startswith("lb-"):   # not the overlay's own load balancer: the class's scoreboard
+                try:
+                    n.disconnect(cid, force=True)
+                except docker.errors.NotFound:
+                    pass
+        wait_for(Condition(lambda: _removed(n), f"network {n.name} removed"), REMOVE_S, 0.5)
+        removed["networks"] += 1
     for s in client.secrets.list(filters={"label": f"{labels.LAB}={name}"}):
         s.remove()
         removed["secrets"] += 1
     return removed
+
+
+def _removed(network) -> bool:
+    """Remove the network; NotYet while the engine still holds an endpoint of a task just removed."""
+    import docker
+    try:
+        network.remove()
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        raise NotYet(str(exc)) from None
+    return True
 
 
 def lab_health(name: str) -> dict:
