@@ -5,7 +5,7 @@ COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 DEMO_PORT ?= 8080
 DASHBOARD_PORT ?= 8090
 
-.PHONY: help images demo watch down bench-class demo-verify test unit integration bench bench-hops bench-held bench-load bench-many coverage run sweep reports clean
+.PHONY: help images demo watch down bench-class bench-swarm demo-verify test unit integration bench bench-hops bench-held bench-load bench-many coverage run sweep reports clean
 SCENARIOS := static seed003-baseline fast-exponential uniform timing-T3 timing-T4 timing-T5 keyed-skew banner-modes sapp flood
 
 help:
@@ -20,6 +20,7 @@ help:
 	@echo "  bench-load      every service hopping each second under 200 proxied requests/s, 10 min"
 	@echo "  bench-many      50 services hopping at a 5 s mean, 10 min: controller CPU, failures"
 	@echo "make bench-class  how many team labs this machine holds side by side (JSON)"
+	@echo "make bench-swarm  the same 5-team class on the local engine and on a one-node Swarm (JSON)"
 	@echo "make coverage     simulate 1000 runs per law (no Docker): do the 95% intervals hold? (runs/coverage.json)"
 	@echo "make run S=NAME   run scenarios/NAME.yaml; report in runs/NAME-TIMESTAMP/report.html"
 	@echo "make sweep S=NAME run sweeps/NAME.yaml (resumable); report in runs/sweep-NAME/sweep.html"
@@ -88,6 +89,9 @@ bench-many: .venv/stamp images
 # Team labs side by side for N = 1, 5, 10, 20 (stops at the first N that cannot start); about 15 min.
 bench-class: .venv/stamp images
 	$(PY) bench/class_scale.py --out bench/results/class_scale.json
+
+bench-swarm: .venv/stamp images
+	$(PY) bench/swarm_class.py --out bench/results/swarm_class.json
 
 coverage: .venv/stamp
 	$(PY) -m mtdlab.host.cli coverage --sims 1000 --out runs/coverage.json

@@ -59,7 +59,7 @@ def memory_mib(containers) -> float:
     return round(total, 1)
 
 
-def step(n: int, scenario: Path, window: float, tmp: Path, say) -> dict:
+def step(n: int, scenario: Path, window: float, tmp: Path, say, engine: str = "local") -> dict:
     import docker
     client = docker.from_env()
     name = f"b{n}-{scenario.stem[:8]}"
@@ -67,7 +67,7 @@ def step(n: int, scenario: Path, window: float, tmp: Path, say) -> dict:
     path.write_text(f"name: {name}\nscenario: {scenario}\nteams: {n}\nseed: {n}\nport_base: 30000\n")
     t0 = time.monotonic()
     try:
-        folder = classroom.class_up(path, tmp / name, say)
+        folder = classroom.class_up(path, tmp / name, say, engine=engine)
     except (LabError, Exception) as exc:   # recorded, not raised: the step says where it stopped
         return {"teams": n, "held": False, "error": f"{type(exc).__name__}: {str(exc)[-300:]}"}
     up_s = time.monotonic() - t0
@@ -97,7 +97,7 @@ def step(n: int, scenario: Path, window: float, tmp: Path, say) -> dict:
                 rows = [json.loads(x) for x in legit.read_text().splitlines() if x.endswith("}")]
                 requests += [r for r in rows if r["wall"] >= start_wall]
         failures = sum(not r["ok"] for r in requests)
-        result = {"teams": n, "up_s": round(up_s, 1), "window_s": round(elapsed, 1),
+        result = {"teams": n, "engine": engine, "up_s": round(up_s, 1), "window_s": round(elapsed, 1),
                   "containers": len(containers), "class_containers_cpu_cores": round(cores, 2),
                   "host_cpu_busy_share": round(host_busy, 3), "memory_mib": memory,
                   "hops": len(live), "hop_new_port_live_s": {"p50": _r(percentile(live, 50)), "p95": _r(percentile(live, 95))},

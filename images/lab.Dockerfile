@@ -33,7 +33,10 @@ RUN rm -f /etc/ssh/ssh_host_* && rm -f /etc/nginx/sites-enabled/default \
 # The classroom workstation's user (workstation/): its home is a tmpfs, mounted at start.
  && useradd --uid 2000 --user-group --home-dir /home/student --no-create-home --shell /bin/bash student \
 # The lab's SSH login (mtdlab.inlab.sshuser): by key only; '*' (not '!') so sshd does not call it locked.
- && useradd --uid 2001 --user-group --home-dir /tmp --no-create-home --shell /bin/sh --password '*' labuser
+ && useradd --uid 2001 --user-group --home-dir /tmp --no-create-home --shell /bin/sh --password '*' labuser \
+# No setuid or setgid program (su, passwd, ...): nothing in the lab needs one, and on Swarm, where a
+# service cannot be given no-new-privileges (docs/swarm.md), none is there to gain privileges by.
+ && find / -xdev -perm /6000 -type f -exec chmod ug-s {} +
 ENV PYTHONPATH=/opt/mtdlab PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 COPY mtdlab /opt/mtdlab/mtdlab
 COPY services /opt/mtdlab/services

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from contextlib import contextmanager
 
 import yaml
 
@@ -307,3 +308,21 @@ def lab_health(name: str) -> dict:
     hostname = nodes[node].attrs["Description"]["Hostname"] if node in nodes else None
     return {"node": hostname, "lost": bool(problems), "reason": "; ".join(sorted(set(problems)))}
 
+
+
+@contextmanager
+def one_node_swarm(say=lambda message: None):
+    """A swarm for the tests and benchmarks: this engine's own if it is in one already (left as
+    it is), else a one-node swarm made here and left again afterwards (the machine as it was)."""
+    if swarm_state()["active"]:
+        yield False
+        return
+    say("swarm: making a one-node swarm (docker swarm init); it is left again afterwards")
+    made = subprocess.run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], capture_output=True, text=True)
+    if made.returncode != 0:
+        raise LabError(f"docker swarm init failed: {made.stderr.strip()}")
+    try:
+        yield True
+    finally:
+        subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
+        say("swarm: left the one-node swarm")
