@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sweep_file", type=Path)
     p.add_argument("--out", type=Path, help="sweep folder (default runs/sweep-NAME)")
     p.add_argument("--report", action="store_true", help="only remake the finished runs' reports, sweep.json and sweep.html")
+    engines.add_arguments(p)
     p = sub.add_parser("rerun", help="run a run folder's scenario again, then compare the figures with the old intervals")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, help="the new run folder (default RUN_DIR-rerun-TIMESTAMP)")

@@ -38,5 +38,5 @@ def lab_type(engine: str, reserve: dict | None = None):
 def add_arguments(parser) -> None:
     parser.add_argument("--engine", choices=ENGINES, default="local",
                         help="local: this machine's engine (default); swarm: a stack on the swarm this node manages")
-    parser.add_argument("--lab-cpus", type=float, help="swarm: CPU cores reserved per lab (default 0.25)")
+    parser.add_argument("--lab-cpus", type=float, help="swarm: CPU cores reserved per lab (default 0.25; a sweep's runs 1)")
     parser.add_argument("--lab-memory-mib", type=int, help="swarm: memory reserved per lab, MiB (default 256)")

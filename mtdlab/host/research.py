@@ -3,7 +3,9 @@ of one run held to its own intervals. The work is mtdlab.research's; this is its
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,9 +30,22 @@ def sweep(args) -> int:
         return 2
     try:
         if not args.report:
-            say(f"sweep: {sweep.name}: {sweep.points} points x {sweep.repetitions} repetitions = {len(sweep.runs)} runs; folder {out}")
-            run_sweep(sweep, out, say, lambda scenario, duration, folder, say: run_scenario(scenario, duration, folder, say=say),
-                      after_each=write_sweep)
+            parallel, reserve, stop = 1, None, threading.Event()
+            if args.engine == "swarm":
+                from mtdlab.host.engines import reservation
+                from mtdlab.host.swarm import SWEEP_RUN_CPUS, capacity, require_manager
+                require_manager()
+                reserve = reservation(args.lab_cpus or SWEEP_RUN_CPUS, args.lab_memory_mib)
+                parallel = max(1, capacity(reserve["cpus"]))
+            say(f"sweep: {sweep.name}: {sweep.points} points x {sweep.repetitions} repetitions = {len(sweep.runs)} runs; "
+                f"folder {out}" + (f"; on Swarm, {parallel} at a time ({reserve['cpus']:g} cores each)" if reserve else ""))
+
+            def interrupt(*_):
+                raise Interrupted()
+            signal.signal(signal.SIGTERM, interrupt)   # side by side, the runs are not in the main thread
+            run_sweep(sweep, out, say, lambda scenario, duration, folder, say: run_scenario(
+                scenario, duration, folder, say=say, engine=args.engine, reserve=reserve, stop=stop),
+                after_each=write_sweep, parallel=parallel, stop=stop)
         else:
             from mtdlab.reporting.report import write_report
             from mtdlab.research.runner import finished

@@ -88,8 +88,12 @@ class LaunchContext:
 
 
 def run_scenario(path: str | Path, duration: float | None = None, out: Path | None = None,
-                 say=print, watch_port: int | None = None, engine: str = "local", reserve: dict | None = None) -> Path:
+                 say=print, watch_port: int | None = None, engine: str = "local", reserve: dict | None = None,
+                 stop: threading.Event | None = None) -> Path:
+    """One run, its folder and report. stop (a sweep's runs side by side): when set, the run is
+    interrupted as by Ctrl-C, tearing its lab down."""
     scenario = load_scenario(path)
+    stop = stop or threading.Event()
     make_lab = lab_type(engine, reserve)   # checked before anything starts
     if engine != "local" and any(e.steps for e in EXPERIMENTS if e.duration and e.duration(scenario) is not None):
         raise LabError(f"{path}: this scenario's experiment runs its own steps (flooding), which need the local "
@@ -138,7 +142,8 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
                 experiment.steps(ctx, scenario, out, say)   # its own steps instead of a fixed duration
                 duration = 0
         while (left := duration - (time.monotonic() - began)) > 0:
-            time.sleep(min(10.0, left))
+            if stop.wait(min(10.0, left)):   # a sleep unless a sweep stops its runs
+                raise Interrupted()
             if lab.events() and lab.events()[-1]["event"] == "controller.stopped":
                 raise LabError(f"the controller stopped early: {lab.logs('controller')[-1500:]}")
             say(f"run: {time.monotonic() - began:5.0f}/{duration:g} s  {_progress(lab, out)}")

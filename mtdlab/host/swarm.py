@@ -30,6 +30,9 @@ RELAY_FIRST_PORT = 10000   # the relay listens inside its container from here up
 # The lab's reservation when none is stated: what one demo lab uses (bench/results/class_scale.json:
 # 0.26 cores and 229 MiB at one team), so a 2-core node takes about as many labs as it holds.
 DEFAULT_RESERVATION = {"cpus": 0.25, "memory": 256 * 2**20}
+# A sweep's run when none is stated: a whole core, so that runs side by side do not slow each
+# other's hops and sweeps (their figures are what a sweep compares).
+SWEEP_RUN_CPUS = 1.0
 
 
 def swarm_state() -> dict:
@@ -217,6 +220,14 @@ def relay_conf(routes: list[tuple[int, str, int]]) -> str:
             "worker_processes 1;\npid /tmp/nginx.pid;\nerror_log stderr notice;\n"
             "include /etc/nginx/modules-enabled/*.conf;\nevents { worker_connections 1024; }\n"
             f"stream {{\n{servers}\n}}\n")
+
+
+def capacity(cpus: float) -> int:
+    """How many labs reserving `cpus` cores each the swarm's ready, active nodes take at once."""
+    import docker
+    step = int(cpus * 1e9)
+    return sum(n.attrs["Description"]["Resources"]["NanoCPUs"] // step for n in docker.from_env().nodes.list()
+               if n.attrs["Status"]["State"] == "ready" and n.attrs["Spec"]["Availability"] == "active")
 
 
 def stacks(prefix: str = "") -> list[str]:

@@ -1,4 +1,4 @@
-"""`mtdlab sweep`: every run of a sweep, one after another, in one folder that survives Ctrl-C
+"""`mtdlab sweep`: every run of a sweep, one after another (or side by side on Swarm), in one folder that survives Ctrl-C
 and crashes.
 
     OUT/sweep.yaml         the sweep file as given        OUT/plan.json   its runs and digest
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
@@ -55,14 +57,20 @@ def prepare(sweep: Sweep, out: Path) -> list[RunPlan]:
     return [r for r in sweep.runs if not finished(out / r.id)]
 
 
-def run_sweep(sweep: Sweep, out: Path, say, run_one: Callable, after_each: Callable | None = None) -> int:
+def run_sweep(sweep: Sweep, out: Path, say, run_one: Callable, after_each: Callable | None = None,
+              parallel: int = 1, stop: threading.Event | None = None) -> int:
     """Run what is left of the sweep; returns how many runs this call made. run_one(scenario,
     duration, folder, say) makes one run folder (`mtdlab sweep` passes mtdlab.host.run's
-    run_scenario); after_each(out) refreshes sweep.json and the report."""
+    run_scenario); after_each(out) refreshes sweep.json and the report. parallel > 1 runs that
+    many at once (on Swarm, one per stated CPU reservation); stop is the event their run_one
+    watches: set when one fails or the sweep is interrupted, so every run still going tears its
+    lab down before the error goes on."""
     todo = prepare(sweep, out)
     total, done_before = len(sweep.runs), len(sweep.runs) - len(todo)
     if done_before:
         say(f"sweep: {done_before} of {total} runs already finished in {out}; going on with the other {len(todo)}")
+    if parallel > 1:
+        return _run_side_by_side(sweep, todo, out, say, run_one, after_each, parallel, stop or threading.Event())
     took = []
     for k, r in enumerate(todo):
         folder = out / r.id
@@ -81,6 +89,43 @@ def run_sweep(sweep: Sweep, out: Path, say, run_one: Callable, after_each: Calla
         if after_each:
             after_each(out)
     return len(todo)
+
+
+def _run_side_by_side(sweep: Sweep, todo: list[RunPlan], out: Path, say, run_one: Callable,
+                      after_each: Callable | None, parallel: int, stop: threading.Event) -> int:
+    total, done_before = len(sweep.runs), len(sweep.runs) - len(todo)
+    per_run = (sweep.duration_s or 300) + OVERHEAD_GUESS_S
+    say(f"sweep: {len(todo)} runs, {parallel} at a time; about {_clock(per_run * -(-len(todo) // parallel))} left")
+
+    def one(r: RunPlan) -> None:
+        if stop.is_set():
+            return
+        folder = out / r.id
+        if folder.exists():
+            say(f"sweep: {r.id} was interrupted before; starting it again")
+            shutil.rmtree(folder)
+        label = ", ".join(f"{p} = {show_value(v)}" for p, v in r.params) or "base"
+        say(f"sweep: {r.id} starting ({label}, seed {r.seed})")
+        run_one(out / "scenarios" / f"{r.id}.yaml", sweep.duration_s, folder, lambda m, rid=r.id: say(f"  {rid} {m}"))
+
+    pool = ThreadPoolExecutor(parallel, thread_name_prefix="sweep-run")
+    futures = {pool.submit(one, r): r for r in todo}
+    began, made = time.monotonic(), 0
+    try:
+        for future in as_completed(futures):
+            future.result()   # a failed run fails the sweep, as it does one run after another
+            made += 1
+            if after_each:
+                after_each(out)
+            rate = (time.monotonic() - began) / made
+            say(f"sweep: {futures[future].id} finished; {done_before + made}/{total} done; "
+                f"about {_clock(rate * (len(todo) - made))} left")
+    except BaseException:
+        stop.set()                                  # the runs still going tear their labs down
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return made
 
 
 def _clock(seconds: float) -> str:

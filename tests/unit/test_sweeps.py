@@ -2,6 +2,7 @@
 after an interruption, the pooled figures and the report, over simulated run folders
 (mtdlab.analysis.simulate writes them in the lab's own formats)."""
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,42 @@ def test_two_varied_values_make_a_table_of_act_success(tmp_path):
     page = (out / "sweep.html").read_text()
     assert "Act-after-delay success by attacker.act_delay_s (rows) and target.services[*].hop.interval.mean_s" in page
     assert all(f'data-key="points.{i}.figures.act_after_delay.success_rate">0.' in page for i in range(4))
+
+
+def test_runs_side_by_side_overlap_and_a_failing_one_stops_the_others(tmp_path):
+    """parallel > 1 (a sweep on Swarm): runs go at once; when one fails, the stop event tells the
+    others to tear down, and the sweep fails with the first error; the same command goes on later."""
+    sweep = load_sweep(small_sweep(tmp_path))
+    out, said = tmp_path / "out", []
+    running, most, lock = set(), [0], threading.Lock()
+    both_in = threading.Barrier(2, timeout=10)
+
+    def overlapping(scenario, duration, folder, say):
+        with lock:
+            running.add(folder.name)
+            most[0] = max(most[0], len(running))
+        if folder.name in ("p00-r0", "p00-r1"):
+            both_in.wait()                      # the first two are under way at the same time
+        try:
+            return simulated(scenario, duration, folder, say)
+        finally:
+            with lock:
+                running.discard(folder.name)
+
+    assert run_sweep(sweep, out, said.append, overlapping, parallel=2) == 4
+    assert most[0] == 2 and all((out / r.id / "summary.json").exists() for r in sweep.runs)
+    assert any("4 runs, 2 at a time" in m for m in said) and any("4/4 done" in m for m in said)
+
+    out2, stop, seen = tmp_path / "out2", threading.Event(), []
+
+    def one_fails(scenario, duration, folder, say):
+        if folder.name == "p00-r0":
+            both_in2.wait()
+            raise RuntimeError("lab failed")
+        both_in2.wait()
+        seen.append(stop.wait(10))              # what run_scenario's wait loop sees: stopped
+        folder.mkdir()
+    both_in2 = threading.Barrier(2, timeout=10)
+    with pytest.raises(RuntimeError, match="lab failed"):
+        run_sweep(sweep, out2, said.append, one_fails, parallel=2, stop=stop)
+    assert seen == [True] and not any((out2 / r.id / "summary.json").exists() for r in sweep.runs)
