@@ -40,6 +40,8 @@ def main() -> int:
             result["engines"][engine] = step(args.teams, (ROOT / args.scenario).resolve(), args.window,
                                              Path(tmp) / engine, say, engine=engine)
             say(f"bench-swarm: {json.dumps(result['engines'][engine])}")
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=2) + "\n")   # kept if the next engine fails
     local, swarm = result["engines"]["local"], result["engines"]["swarm"]
     if "error" not in local and "error" not in swarm:
         result["swarm_over_local"] = {

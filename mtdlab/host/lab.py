@@ -199,9 +199,23 @@ def remove_lab(name: str) -> dict[str, int]:
             except docker.errors.NotFound:
                 pass
     for n in client.networks.list(filters={"label": mine[0]}):
+        detach_all(n)
         n.remove()
         removed["networks"] += 1
     for v in client.volumes.list(filters={"label": mine[0]}):
         v.remove(force=True)
         removed["volumes"] += 1
     return removed
+
+
+def detach_all(network) -> None:
+    """Disconnect what is still attached to a lab's network once the lab's own containers are gone:
+    the class's scoreboard, joined to every team's management network (`class heal` remakes one)."""
+    import docker
+    network.reload()
+    for cid in network.attrs.get("Containers") or {}:
+        if not cid.startswith("lb-"):   # an overlay's own load-balancer endpoint
+            try:
+                network.disconnect(cid, force=True)
+            except docker.errors.NotFound:
+                pass

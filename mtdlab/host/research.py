@@ -82,7 +82,7 @@ def rerun(args) -> int:
     out = args.out or old.with_name(f"{old.name}-rerun-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
         run_scenario(old / "scenario.yaml", meta.get("duration_s"), out,
-                     say=lambda m: print(m, file=sys.stderr, flush=True))
+                     say=lambda m: print(m, file=sys.stderr, flush=True), engine=meta.get("engine", "local"))
     except ScenarioError as exc:   # a folder from an older version whose scenario no longer validates
         print(f"mtdlab rerun: invalid scenario: {exc}", file=sys.stderr)
         return 2

@@ -108,10 +108,12 @@ def secret_name(lab: str, env: str) -> str:
 
 
 def secret_values(rendered: dict) -> dict[str, str]:
-    """Every non-empty key variable of any service, by variable name (one value per name)."""
+    """Every non-empty key variable of any service, by variable name (one value per name). The
+    rendering writes a `$` as `$$` (so that it reads back the same); a secret is the value itself."""
     found: dict[str, str] = {}
     for name, service in rendered.get("services", {}).items():
         for var, value in _environment(service).items():
+            value = value.replace("$$", "$")
             if var in SECRET_ENV and value:
                 if found.get(var, value) != value:
                     raise StackError(f"{var} differs between services")

@@ -21,7 +21,7 @@ import yaml
 from mtdlab.contract import labels
 from mtdlab.contract.wait import Condition, NotYet, PortOpen, Timeout, wait_for
 from mtdlab.host import stack
-from mtdlab.host.lab import Lab, LabError, reap_orphans, remove_lab
+from mtdlab.host.lab import Lab, LabError, detach_all, reap_orphans, remove_lab
 
 STACK_LABEL = "com.docker.stack.namespace"
 PLACE_S = 120      # how long a service may take to have its task running (placement, start)
@@ -260,37 +260,42 @@ def remove_stack(name: str) -> dict[str, int]:
         except docker.errors.NotFound:
             pass
     try:
-        wait_for(Condition(lambda: not client.containers.list(all=True, filters={"label": f"{STACK_LABEL}={name}"}),
+        # The low-level list: the high-level one inspects each container and fails on one just removed.
+        wait_for(Condition(lambda: not client.api.containers(all=True, filters={"label": f"{STACK_LABEL}={name}"}),
                            f"stack {name}'s containers gone"), REMOVE_S, 0.5)
     except Timeout:
         pass   # remove_lab forces what is left
-    for c in client.containers.list(all=True, filters={"label": f"{labels.LAB}={name}"}):
-        c.remove(force=True)
-    for n in client.networks.list(filters={"label": f"{STACK_LABEL}={name}"}):
-        n.reload()
-        for cid, endpoint in (n.attrs.get("Containers") or {}).items():
-            if not cid.startswith("lb-"):   # not the overlay's own load balancer: the class's scoreboard
-                try:
-                    n.disconnect(cid, force=True)
-                except docker.errors.NotFound:
-                    pass
-        wait_for(Condition(lambda: _removed(n), f"network {n.name} removed"), REMOVE_S, 0.5)
-        removed["networks"] += 1
+    for c in client.api.containers(all=True, filters={"label": f"{labels.LAB}={name}"}):
+        try:
+            client.api.remove_container(c["Id"], force=True)
+        except docker.errors.NotFound:
+            pass
+    removed["networks"] = len(client.networks.list(filters={"label": f"{STACK_LABEL}={name}"}))
+    try:
+        wait_for(Condition(lambda: _networks_gone(client, name), f"stack {name}'s networks gone"), REMOVE_S, 0.5)
+    except Timeout as exc:
+        raise LabError(f"lab {name}: {exc}") from None
     for s in client.secrets.list(filters={"label": f"{labels.LAB}={name}"}):
         s.remove()
         removed["secrets"] += 1
     return removed
 
 
-def _removed(network) -> bool:
-    """Remove the network; NotYet while the engine still holds an endpoint of a task just removed."""
+def _networks_gone(client, name: str) -> bool:
+    """Remove the stack's networks; NotYet while any is still listed (the engine detaches a removed
+    task's endpoint, and forgets a removed overlay on this node, a moment later)."""
     import docker
-    try:
-        network.remove()
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as exc:
-        raise NotYet(str(exc)) from None
+    left = client.networks.list(filters={"label": f"{STACK_LABEL}={name}"})
+    for network in left:
+        try:
+            detach_all(network)
+            network.remove()
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise NotYet(str(exc)) from None
+    if left:
+        raise NotYet(f"{len(left)} network(s) still listed")
     return True
 
 

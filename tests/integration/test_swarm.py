@@ -40,7 +40,7 @@ RUN_S = 120
 def test_without_a_swarm_the_engine_choice_is_refused_before_anything_starts(tmp_path):
     if swarm_state()["active"]:
         pytest.skip("this machine's engine is in a swarm of its own (CI's is not)")
-    (tmp_path / "class.yaml").write_text(f"name: noswarm\nscenario: s.yaml\nteams: 1\nport_base: {PORT_BASE}\n")
+    (tmp_path / "class.yaml").write_text(f"name: noswarm\nscenario: s.yaml\nteams: 1\nseed: 1\nport_base: {PORT_BASE}\n")
     (tmp_path / "s.yaml").write_text(textwrap.dedent(SCENARIO))
     with pytest.raises(LabError, match="not in a swarm; `docker swarm init`"):
         classroom.class_up(tmp_path / "class.yaml", tmp_path / "out", engine="swarm")

@@ -76,6 +76,8 @@ def test_keys_become_secrets_owned_by_the_containers_user_and_leave_the_environm
     # An empty key (a lab without keyed hopping) is no secret; the variable stays empty.
     assert controller["environment"][keys.KEYED.env] == ""
     assert stack.secret_values(demo) == {keys.CONSOLE.env: KEY, keys.REDIS.env: "cd" * 32}
+    # A password hash's `$`s are the hash's, not the rendering's `$$`.
+    assert stack.secret_values(team)["MTDLAB_WORKSTATION_PASSWORD_HASH"] == "$6$salt$hash"
     ws = stack.translate(team, "mtdt", ["workstation"], node="n1")["services"]["workstation"]
     assert ws["secrets"][0]["target"] == "MTDLAB_WORKSTATION_PASSWORD_HASH" and ws["secrets"][0]["uid"] == "2000"
     assert "MTDLAB_WORKSTATION_PASSWORD_HASH" not in ws["environment"]
