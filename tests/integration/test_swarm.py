@@ -7,6 +7,7 @@ import asyncio
 import json
 import socket
 import subprocess
+import sys
 import textwrap
 
 import asyncssh
@@ -195,3 +196,44 @@ def test_the_same_scenario_locally_and_on_swarm_gives_half_lives_inside_each_oth
     assert summary["legit"]["requests"] > 0 and summary["legit"]["failures"] == 0 and summary["hops"] >= 20
     assert not docker.from_env().services.list(filters={"label": STACK_LABEL})
     assert not subprocess.run(["docker", "secret", "ls", "-q"], capture_output=True, text=True).stdout.strip()
+
+
+SWEEP = """
+name: swarm-sweep
+base: base.yaml
+duration_s: 45
+repetitions: 1
+vary:
+  target.services[*].hop.interval.mean_s: [2, 4]
+"""
+SWEEP_BASE = """
+name: swarm-sweep-base
+seed: 8
+target:
+  services:
+    - {name: web, kind: web, hop: {interval: {law: exponential, mean_s: 3}, pool: {ranges: ["9001-9099"]}}}
+attacker: {ports: "9000-9100", timing: T4, pause_s: 0.5, version_scan: false, act_delay_s: 1}
+legit: {rate_per_s: 5}
+"""
+
+
+def test_a_sweep_on_swarm_runs_its_runs_side_by_side_one_per_reserved_core(swarm, tmp_path):
+    (tmp_path / "base.yaml").write_text(SWEEP_BASE)
+    (tmp_path / "sweep.yaml").write_text(SWEEP)
+    done = subprocess.run([sys.executable, "-m", "mtdlab.host.cli", "sweep", str(tmp_path / "sweep.yaml"), "--out",
+                           str(tmp_path / "out"), "--engine", "swarm", "--lab-cpus", "1"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    cores = sum(n.attrs["Description"]["Resources"]["NanoCPUs"] for n in docker.from_env().nodes.list()) // 10**9
+    assert cores >= 2 and f"on Swarm, {cores} at a time (1 cores each)" in done.stderr, done.stderr[:2000]
+    windows = []
+    for run in ("p00-r0", "p01-r0"):
+        folder = tmp_path / "out" / run
+        assert json.loads((folder / "run.json").read_text())["engine"] == "swarm"
+        assert json.loads((folder / "summary.json").read_text())["hops"] >= 5
+        events = list(read_events(folder / "truth.jsonl"))
+        windows.append((events[0]["wall"], events[-1]["wall"]))
+    # Side by side: each run's truth log spans part of the other's.
+    assert windows[0][0] < windows[1][1] and windows[1][0] < windows[0][1], windows
+    assert json.loads((tmp_path / "out" / "sweep.json").read_text())["finished"] == 2
+    assert not docker.from_env().services.list(filters={"label": STACK_LABEL})
