@@ -34,8 +34,10 @@ HELD = "every container running, 0 failed legitimate requests, hop p95 (decided 
 
 def class_containers(client, name: str) -> list:
     prefix = f"mtdclass-{name}-"
-    return [c for c in client.containers.list()
-            if (c.labels.get("com.docker.compose.project") or c.labels.get("mtdlab.lab") or "").startswith(prefix)]
+    # The low-level list: the high-level one inspects each container and fails on one a hop just removed.
+    return [client.containers.prepare_model(c) for c in client.api.containers()
+            if ((c.get("Labels") or {}).get("com.docker.compose.project")
+                or (c.get("Labels") or {}).get("mtdlab.lab") or "").startswith(prefix)]
 
 
 def cpu_seconds(containers) -> dict[str, float]:

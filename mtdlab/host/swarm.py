@@ -95,6 +95,8 @@ class SwarmLab(Lab):
     def start(self, services: tuple[str, ...] = ()) -> None:
         rendered = self.rendered
         running = self._services()
+        if self.node is None and stack.ANCHOR in running:   # deployed by an earlier SwarmLab of this name
+            self.node = self._wait_running(stack.ANCHOR)
         for layer in stack.start_order(rendered, services):
             layer = [s for s in layer if s not in running]
             if self.node is None and stack.ANCHOR in layer:
@@ -333,7 +335,9 @@ def one_node_swarm(say=lambda message: None):
     if swarm_state()["active"]:
         yield False
         return
+    import docker
     say("swarm: making a one-node swarm (docker swarm init); it is left again afterwards")
+    had_bridge = bool(docker.from_env().networks.list(names=["docker_gwbridge"]))
     made = subprocess.run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], capture_output=True, text=True)
     if made.returncode != 0:
         raise LabError(f"docker swarm init failed: {made.stderr.strip()}")
@@ -341,4 +345,6 @@ def one_node_swarm(say=lambda message: None):
         yield True
     finally:
         subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
+        if not had_bridge:   # the bridge `swarm init` made outlives the swarm: not the machine as it was
+            subprocess.run(["docker", "network", "rm", "docker_gwbridge"], capture_output=True)
         say("swarm: left the one-node swarm")

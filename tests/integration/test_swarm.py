@@ -50,10 +50,12 @@ def test_without_a_swarm_the_engine_choice_is_refused_before_anything_starts(tmp
 
 @pytest.fixture(scope="module")
 def swarm():
+    bridge = lambda: bool(docker.from_env().networks.list(names=["docker_gwbridge"]))  # noqa: E731
+    had_bridge = bridge()
     with one_node_swarm() as made:
         yield made
-    if made:
-        assert not swarm_state()["active"], "the one-node swarm made for the tests is left again"
+    if made:   # the machine as it was: no swarm, and no bridge that `swarm init` made
+        assert not swarm_state()["active"] and bridge() == had_bridge
 
 
 @pytest.fixture(scope="module")
