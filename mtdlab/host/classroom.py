@@ -179,9 +179,17 @@ def board_lab(plan: ClassPlan, base: Path) -> Lab:
 
 
 def start_team(lab: Lab, team: str, scenario, services: tuple[str, ...]) -> None:
+    """Start the team's lab and wait until its controller placed every service. A healed lab's
+    truth log goes on: only what follows the new controller's start counts."""
+    earlier = sum(e["event"] == "controller.started" for e in lab.events())
+
+    def placed(l) -> bool:
+        events = l.events()
+        starts = [i for i, e in enumerate(events) if e["event"] == "controller.started"]
+        return len(starts) > earlier and {e["service"] for e in events[starts[-1]:] if e["event"] == "hop.done"} \
+            >= {s.name for s in scenario.services}
     lab.up(services)
-    lab.wait_for(lambda l: {e["service"] for e in l.events() if e["event"] == "hop.done"}
-                 >= {s.name for s in scenario.services}, f"team {team}: every service placed", PLACED_S)
+    lab.wait_for(placed, f"team {team}: every service placed", PLACED_S)
 
 
 def connect_consoles(base: Path, labs: dict, scoreboard) -> None:

@@ -284,6 +284,26 @@ def test_defend_answers_are_judged_by_a_real_trial_run(session):
     assert list((folder / "red").glob("defend-*/run/report.html"))
 
 
+def test_an_unhealthy_team_lab_is_healed_with_its_folder_keys_and_password(session, client):
+    """Green's target dies: status says so, `class heal` remakes green's lab alone (same folder,
+    truth log going on, the roster's password) and the scoreboard reaches its new console."""
+    path, folder, _, roster = session
+    client.containers.list(filters={"label": ["com.docker.compose.project=mtdclass-it-green",
+                                              "com.docker.compose.service=target"]})[0].kill()
+    rows = {r["team"]: r for r in classroom.class_status(path)}
+    assert not rows["green"]["healthy"] and rows["red"]["healthy"] and rows["blue"]["healthy"]
+    started = sum(e["event"] == "controller.started" for e in read_events(folder / "green" / "truth.jsonl"))
+    assert classroom.class_heal(path, folder, say=lambda m: None) == ["green"]
+    assert all(r["healthy"] for r in classroom.class_status(path))
+    events = list(read_events(folder / "green" / "truth.jsonl"))
+    assert sum(e["event"] == "controller.started" for e in events) == started + 1
+    ip = json.loads((folder / "consoles.json").read_text())["green"].split("//")[1].split(":")[0]
+    controller = client.containers.list(filters={"label": ["com.docker.compose.project=mtdclass-it-green",
+                                                           "com.docker.compose.service=controller"]})[0]
+    assert controller.attrs["NetworkSettings"]["Networks"]["mtdclass-it-green_mgmt"]["IPAddress"] == ip
+    test_ssh_login_with_the_roster_password_works_and_a_wrong_one_fails(session)
+
+
 def test_class_down_leaves_nothing(session, client):
     path, _, _, _ = session
     removed = classroom.class_down(path, say=lambda m: None)
