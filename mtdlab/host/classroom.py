@@ -179,8 +179,7 @@ def board_lab(plan: ClassPlan, base: Path) -> Lab:
 
 
 def start_team(lab: Lab, team: str, scenario, services: tuple[str, ...]) -> None:
-    """Start the team's lab and wait until its controller placed every service. A healed lab's
-    truth log goes on: only what follows the new controller's start counts."""
+    """Start the team's lab; wait until its (new) controller placed every service (a healed lab's log goes on)."""
     earlier = sum(e["event"] == "controller.started" for e in lab.events())
 
     def placed(l) -> bool:
@@ -258,8 +257,7 @@ def class_status(path: Path) -> list[dict]:
         done = [e for e in events if e["event"] == "hop.done" and e["hop"] >= 1]
         running = sum(c.status == "running" for c in containers)
         row = {"team": team, "lab": name, "engine": "swarm" if name in on_swarm else "local",
-               "containers": len(containers), "running": running,
-               "hops": len(done), "last_hop_s_ago": round(time.time() - done[-1]["wall"], 1) if done else None,
+               "containers": len(containers), "running": running, "hops": len(done), "last_hop_s_ago": round(time.time() - done[-1]["wall"], 1) if done else None,
                "healthy": bool(containers) and running == len(containers)}
         if name in on_swarm:
             health = lab_health(name)
@@ -269,14 +267,12 @@ def class_status(path: Path) -> list[dict]:
 
 
 def class_heal(path: Path, out: Path | None = None, say=print) -> list[str]:
-    """Remake every team lab that is lost or unhealthy, on the engine the class was started on: the
-    same folder (its truth log goes on), keys, flags, workstation password and ports; on Swarm the
-    scheduler places it on a node that is up. The scoreboard is joined to its new network."""
+    """Remake every lost or unhealthy team lab on the class's engine: same folder (the truth log goes on),
+    keys, flags, password and ports; on Swarm on a node that is up; the scoreboard joins its new network."""
     plan = load_class(path)
     base = run_dir(plan, out).resolve()
     try:
-        meta = json.loads((base / "class.json").read_text())
-        roster = json.loads((base / "roster.json").read_text())
+        meta, roster = (json.loads((base / f).read_text()) for f in ("class.json", "roster.json"))
     except OSError:
         raise LabError(f"no class.json and roster.json in {base}: is class {plan.name} up (or in another --out)?") from None
     make_lab = lab_type(meta.get("engine", "local"), meta.get("reservation"))
@@ -290,13 +286,12 @@ def class_heal(path: Path, out: Path | None = None, say=print) -> list[str]:
             continue
         team = row["team"]
         say(f"class {plan.name}: team {team} is {'lost: ' + row.get('reason', '') if row.get('lost') else 'unhealthy'}; remaking its lab")
-        lab, _ = team_lab(plan, team, base / team, secret, scenarios[team], make_lab,
-                          password=roster["teams"][team]["workstation"]["password"])
+        lab, _ = team_lab(plan, team, base / team, secret, scenarios[team], make_lab, roster["teams"][team]["workstation"]["password"])
         lab.down()
         start_team(lab, team, scenarios[team], services)
         healed[team] = lab
-        say(f"class {plan.name}: team {team} healed" + (f" on node {lab_health(lab.name)['node']}"
-                                                         if lab.engine == "swarm" else ""))
+        where = f" on node {lab_health(lab.name)['node']}" if lab.engine == "swarm" else ""
+        say(f"class {plan.name}: team {team} healed{where}")
     if healed and board is not None:
         connect_consoles(base, healed, board)
     return sorted(healed)
