@@ -19,9 +19,8 @@ limits, networks and volumes. Pure data in, data out: tested without an engine. 
   (a lab is never restarted behind its truth log's back: a lost lab is reported and healed);
 - each container carries the project and service labels compose would give it, so every lookup
   by label (the controller's, remove_lab's, the tests') works unchanged;
-- no-new-privileges cannot be set on a Swarm service by this engine (API 1.41): dropped, and
-  `DROPPED` says so; the lab image holds no setuid or setgid program (a test checks), so the
-  flag would change nothing there.
+- no-new-privileges cannot be set on a Swarm service by this engine (API 1.41): dropped; the lab
+  image holds no setuid or setgid program (a test checks), so the flag would change nothing there.
 """
 from __future__ import annotations
 
@@ -36,12 +35,8 @@ SECRETS_DIR = "/run/secrets"
 # What a service may keep of its compose definition as it is; the rest is translated below or dropped.
 KEPT = ("image", "command", "user", "cap_add", "cap_drop", "read_only", "logging", "stop_grace_period",
         "hostname", "entrypoint", "working_dir")
-DROPPED = {"security_opt": "Swarm services on this engine (API 1.41) cannot set no-new-privileges",
-           "build": "images are built locally (make images)",
-           "depends_on": "started in order by the lab (start_order)",
-           "ports": "published by the lab's relay on the starting machine",
-           "container_name": "Swarm names its tasks"}
-
+# Dropped: security_opt (below), build (images are built locally), depends_on (start_order),
+# ports (the relay), container_name (Swarm names its tasks).
 
 class StackError(ValueError):
     pass

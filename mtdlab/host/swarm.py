@@ -13,7 +13,6 @@ the node). down() removes the stack, its instances, volumes, networks, secrets a
 from __future__ import annotations
 
 import subprocess
-import time
 from contextlib import contextmanager
 
 import yaml
