@@ -124,7 +124,7 @@ def main() -> int:
     ap.add_argument("--spread-rate", type=float, default=25.0,
                     help="--many: connections/s spread over every service, each in its own protocol (default 25)")
     ap.add_argument("--find-max", action="store_true",
-                    help="--mean S: grow the number of services (4, 8, 16, 24, 32, 48) in runs of --duration "
+                    help="--mean S: grow the number of services (1, 2, 3, 4, 8, 16, 24, 32, 48) in runs of --duration "
                          "(default 150 s) until one does not hold; writes every step")
     args = ap.parse_args()
     if args.find_max:
@@ -139,7 +139,7 @@ def main() -> int:
     return 0
 
 
-FIND_MAX_STEPS = (4, 8, 16, 24, 32, 48)
+FIND_MAX_STEPS = (1, 2, 3, 4, 8, 16, 24, 32, 48)
 HOLDS_DRIFT = 0.05   # realised mean interval within 5% of the intervals drawn
 
 

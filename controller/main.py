@@ -167,11 +167,11 @@ def main() -> int:
     log(f"lab {lab}, run {run_id}, target {target_ip}; {len(leftovers)} leftover instance(s) "
         + ("to reconcile" if adopting else "removed"))
 
-    proxy = Proxy(proxy_container, PROXY_CONF_DIR, proxy_ip, run_id,
+    proxy = Proxy(PROXY_CONF_DIR, proxy_ip, run_id,
                   shutdown_s=max([10.0] + [s.hop.drain_limit_s for s in scenario.services]))
     try:
-        until(lambda: proxy.live_generation() is not None and proxy.live_generation(FRONT_STATUS_PORT) is not None,
-              "proxy status ports", 30, interval=0.1)
+        until(lambda: proxy.live_generation() is not None and proxy.live_generation(FRONT_STATUS_PORT) is not None
+              and proxy.agent_answers(), "proxy status ports and agent", 30, interval=0.1)
         if not scenario.sapp:
             # Users' HTTP connections live in the front, loaded once (controller/nginx_conf.py).
             http = [(s.name, s.proxy_port) for s in scenario.services if SERVICE_KINDS[s.kind].proxy_mode == "http"]

@@ -5,11 +5,12 @@ controller starts (set_front), and the switch, which every hop changes as follow
 
 apply(): write the candidate file, check it with `nginx -t`, and only then move it into
 place and reload (SIGHUP). A candidate that fails the check never replaces the live file.
-Each step in the proxy is one exec (the engine starts a process there; here 0.1-0.2 s each),
-so a switch is two: the check, and proxy/reload, which also names the old workers.
-proxy/reload returns once no worker of the previous configuration accepts any more; then
-confirm_live() polls the status port until the new generation answers. For an old instance
-without a door (FTP), drain() waits until no old worker relays to it before it is stopped.
+The steps inside the proxy are run by its agent (proxy/switchd, asked over a unix socket in the
+configuration folder the two share: mtdlab/contract/proxyagent.py), not by docker exec, which
+cost 0.1-0.2 s a step. Its reload also names the old workers and returns once no worker of
+the previous configuration accepts any more; then confirm_live() polls the status port until
+the new generation answers. For an old instance without a door (FTP), drain() waits until no
+old worker relays to it before it is stopped.
 """
 from __future__ import annotations
 
@@ -20,16 +21,11 @@ import threading
 import time
 from pathlib import Path
 
+from mtdlab.contract import proxyagent
 from mtdlab.contract.wait import Condition, Timeout, wait_for
 
-from .instances import exec_in
 from .nginx_conf import FRONT_STATUS_PORT, STATUS_PORT, Route, render, render_front
 
-CONF_DIR_IN_PROXY = "/etc/nginx/mtdlab"
-LIST_WORKERS = ["/opt/mtdlab/proxy/workers"]
-RELOAD = ["/opt/mtdlab/proxy/reload"]          # prints the old workers, SIGHUPs, waits until they stop accepting
-RELOAD_FRONT = ["sh", "-c", "kill -HUP $(cat /tmp/nginx-front.pid)"]
-DRAINED = "/opt/mtdlab/proxy/drained"          # SECONDS IP:PORT PID...: polls inside the proxy
 STATUS_READ_S = 1.0        # one read of the proxy's status port, in all
 STATUS_MAX_BYTES = 4096    # the answer is a few dozen bytes
 
@@ -47,8 +43,7 @@ def source_ip(peer: str) -> str:
 
 
 class Proxy:
-    def __init__(self, container, conf_dir: Path, proxy_ip: str, run_id: str, shutdown_s: float = 10):
-        self.container = container
+    def __init__(self, conf_dir: Path, proxy_ip: str, run_id: str, shutdown_s: float = 10):
         self.shutdown_s = shutdown_s   # nginx's worker_shutdown_timeout (nginx_conf.render)
         self.conf_dir = Path(conf_dir)
         self.proxy_ip = proxy_ip
@@ -57,20 +52,30 @@ class Proxy:
         self.generation = 0
         self.lock = threading.Lock()  # one reload at a time; hops of different services share the proxy
 
-    def _exec(self, cmd: list[str]) -> tuple[int, str]:
-        return exec_in(self.container, cmd)
+    def _ask(self, step: str, *args: str) -> tuple[int, str]:
+        try:
+            return proxyagent.ask(str(self.conf_dir / proxyagent.SOCKET_NAME), step, *args)
+        except proxyagent.AgentError as exc:
+            raise ProxyConfigError(str(exc)) from None
 
-    def _install(self, name: str, text: str, what: str, reload: list[str]) -> str:
+    def agent_answers(self) -> bool:
+        """The proxy's agent is up (the controller waits for it at start)."""
+        try:
+            return self._ask("workers")[0] == 0
+        except ProxyConfigError:
+            return False
+
+    def _install(self, name: str, text: str, what: str, reload: str) -> str:
         """Write text as the candidate for conf file name, check it with `nginx -t`, only then
-        move it into place and run reload in the proxy; returns what reload printed."""
+        move it into place and run the reload step in the proxy; returns what it printed."""
         candidate = self.conf_dir / f"{name}.next"
         candidate.write_text(text)
-        code, out = self._exec(["nginx", "-t", "-q", "-c", f"{CONF_DIR_IN_PROXY}/{name}.next"])
+        code, out = self._ask("test", candidate.name)
         if code != 0:
             candidate.unlink(missing_ok=True)
             raise ProxyConfigError(f"nginx -t rejected {what}; the live config is unchanged: {out.strip()}")
         os.replace(candidate, self.conf_dir / name)
-        code, out = self._exec(reload)
+        code, out = self._ask(reload)
         if code != 0:
             raise ProxyConfigError(f"nginx reload of {what} failed: {out.strip()}")
         return out
@@ -79,7 +84,7 @@ class Proxy:
         """Make routes live; returns (generation, PIDs of the workers that ran the old config)."""
         self.generation += 1
         gen = f"{self.run_id}.{self.generation}"
-        out = self._install("nginx.conf", render(routes, gen, self.shutdown_s, self.status_reader), f"generation {gen}", RELOAD)
+        out = self._install("nginx.conf", render(routes, gen, self.shutdown_s, self.status_reader), f"generation {gen}", "reload")
         return gen, {int(x) for x in out.split() if x.isdigit()}
 
     def set_front(self, http: list[tuple[str, int]], timeout: float = 10.0) -> bool:
@@ -89,7 +94,7 @@ class Proxy:
         version = hashlib.sha256(repr((sorted(http), self.status_reader)).encode()).hexdigest()[:12]
         if self.live_generation(FRONT_STATUS_PORT) == version:
             return False
-        self._install("front.conf", render_front(http, version, self.status_reader), f"the front ({version})", RELOAD_FRONT)
+        self._install("front.conf", render_front(http, version, self.status_reader), f"the front ({version})", "reload-front")
         try:
             wait_for(Condition(lambda: self.live_generation(FRONT_STATUS_PORT) == version, f"front {version} live"),
                      timeout, interval=0.02)
@@ -132,7 +137,7 @@ class Proxy:
         """Until no nginx worker of an earlier configuration is still shutting down (by default at
         most until nginx itself ends their held sessions, worker_shutdown_timeout, and 5 s)."""
         timeout = self.shutdown_s + 5 if timeout is None else timeout
-        draining = lambda: set(int(x) for x in self._exec([*LIST_WORKERS, "shutting-down"])[1].split() if x.isdigit())
+        draining = lambda: set(int(x) for x in self._ask("workers", "shutting-down")[1].split() if x.isdigit())
         try:
             wait_for(Condition(lambda: not draining(), "old nginx workers gone",
                                logs=lambda: f"still shutting down: {sorted(draining())}"), timeout)
@@ -142,9 +147,9 @@ class Proxy:
     def drain(self, old_workers: set[int], upstream: tuple[str, int], timeout: float = 15) -> None:
         """Wait until no worker of an earlier configuration still relays to the old instance at
         upstream: each has exited, or holds no connection to it (sessions of other services keep
-        old workers alive up to the drain limit). proxy/drained: one exec polling inside the proxy."""
+        old workers alive up to the drain limit). proxy/drained polls inside the proxy."""
         if not old_workers:
             return
-        code, out = self._exec([DRAINED, f"{timeout:g}", f"{upstream[0]}:{upstream[1]}", *map(str, sorted(old_workers))])
+        code, out = self._ask("drained", f"{timeout:g}", f"{upstream[0]}:{upstream[1]}", *map(str, sorted(old_workers)))
         if code != 0:
             raise ProxyConfigError(f"old nginx workers {sorted(old_workers)} not drained after {timeout:g} s: {out.strip()}")

@@ -161,6 +161,7 @@ confined = dict(network_mode="container:" + hold.id, user="10001", cap_drop=["AL
                 read_only=True, mem_limit="64m", pids_limit=16)
 calls = {{
     "exec into the target": lambda: hold.exec_run(["id"]),
+    "exec into the proxy": lambda: c.containers.get("{proxy}").exec_run(["id"]),
     "privileged container": lambda: c.containers.run(image, ["id"], detach=True, privileged=True, **confined),
     "bind-mount /": lambda: c.containers.run(image, ["id"], detach=True, volumes={{"/": {{"bind": "/host"}}}}, **confined),
     "socket volume": lambda: c.containers.run(image, ["id"], detach=True,
@@ -187,7 +188,8 @@ print(json.dumps(out))
 def test_forbidden_docker_calls_are_refused_by_the_fence(lab):
     controller = lab.container("controller")
     assert controller.exec_run(["test", "-e", "/var/run/docker.sock"]).exit_code != 0, "the controller holds no socket"
-    result = run_python(controller, FORBIDDEN.format(target=lab.container("target").name))
+    result = run_python(controller, FORBIDDEN.format(target=lab.container("target").name,
+                                                       proxy=lab.container("proxy").name))
     assert result.pop("allowed: list containers") is True
     assert result == {name: 403 for name in result}, result
 

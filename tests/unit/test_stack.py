@@ -152,10 +152,12 @@ def test_a_reservation_is_checked_before_anything_starts():
         reservation(None, 1)
 
 
-def test_the_fence_lets_the_controller_exec_into_a_stacks_proxy_task_and_nothing_else():
+def test_the_fence_lets_the_controller_exec_into_a_sapp_gateway_and_nothing_else():
+    # Not the proxy, on either engine: its agent (proxy/switchd) runs a switch's steps.
     acl = re.search(r"acl c_exec path_reg (\S+)", (ROOT / "fence" / "haproxy.cfg").read_text()).group(1)
-    ok = ["/v1.41/containers/lab_proxy_1/exec", "/v1.41/containers/lab-proxy-1/exec",
-          "/v1.41/containers/mtdclass-c-red_proxy.1.jny650y27lbjdqnrafzfvvwmx/exec"]
+    ok = ["/v1.41/containers/lab-sapp-0a1b2c/exec", "/containers/mtdrun-x-sapp-ffffff/exec"]
     refused = ["/v1.41/containers/lab_controller.1.jny650y27lbjdqnrafzfvvwmx/exec",
-               "/v1.41/containers/lab_proxy.1.short/exec", "/v1.41/containers/lab_proxy.1.jny650y27lbjdqnrafzfvvwmx/x/exec"]
+               "/v1.41/containers/lab_proxy_1/exec", "/v1.41/containers/lab-proxy-1/exec",
+               "/v1.41/containers/mtdclass-c-red_proxy.1.jny650y27lbjdqnrafzfvvwmx/exec",
+               "/v1.41/containers/lab-sapp-0a1b2c/x/exec", "/v1.41/containers/lab-sapp-0a1b2/exec"]
     assert all(re.search(acl, p) for p in ok) and not any(re.search(acl, p) for p in refused)
