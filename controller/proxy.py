@@ -55,8 +55,8 @@ class Proxy:
     def _ask(self, step: str, *args: str) -> tuple[int, str]:
         try:
             return proxyagent.ask(str(self.conf_dir / proxyagent.SOCKET_NAME), step, *args)
-        except proxyagent.AgentError as exc:
-            raise ProxyConfigError(str(exc)) from None
+        except (proxyagent.AgentError, ValueError) as exc:
+            raise ProxyConfigError(f"proxy agent, {step}: {exc}") from None
 
     def agent_answers(self) -> bool:
         """The proxy's agent is up (the controller waits for it at start)."""

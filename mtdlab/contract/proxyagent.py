@@ -21,8 +21,9 @@ import time
 SOCKET_NAME = "switchd.sock"       # in the proxy's configuration folder
 MAX_LINE = 8192                    # a request or an answer; a few hundred bytes in practice
 CANDIDATES = ("nginx.conf.next", "front.conf.next")   # what `test` may check
-STEP_TIMEOUT_S = 10.0              # any step but drained, which says its own bound
+STEP_TIMEOUT_S = 10.0              # the agent's bound on any step but drained, which says its own
 DRAINED_MAX_S = 600.0
+ANSWER_SLACK_S = 2.0               # the controller waits this much longer than the agent's bound
 
 
 class AgentError(RuntimeError):
@@ -42,7 +43,8 @@ def _upstream(text: str) -> str:
         ipaddress.IPv4Address(ip)
     except ValueError:
         raise ValueError(f"not an IPv4 address: {ip}") from None
-    if not 0 < int(port) < 65536:
+    # 0.0.0.0:0 matches no connection: a first placement has no old instance to drain.
+    if not 0 <= int(port) < 65536:
         raise ValueError(f"port out of range: {text}")
     return f"{ip}:{int(port)}"
 
@@ -78,17 +80,19 @@ def check(step: str, args: list) -> list[str]:
 
 
 def timeout_of(step: str, args: list[str]) -> float:
+    """How long the agent lets a step run."""
     return float(args[0]) + 5 if step == "drained" else STEP_TIMEOUT_S
 
 
 def ask(path: str, step: str, *args: str) -> tuple[int, str]:
     """Run one step in the proxy; (exit code, output). AgentError if the agent cannot be reached
-    or answers nonsense."""
+    or answers nonsense; ValueError for a request check() refuses (nothing is sent)."""
     args = check(step, [str(a) for a in args])
-    deadline = time.monotonic() + timeout_of(step, args)
+    wait = timeout_of(step, args) + ANSWER_SLACK_S    # the agent's answer to a step it had to end comes too
+    deadline = time.monotonic() + wait
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout_of(step, args))
+            s.settimeout(wait)
             s.connect(path)
             s.sendall(json.dumps({"step": step, "args": args}).encode() + b"\n")
             data = b""

@@ -15,6 +15,8 @@ def test_the_steps_a_switch_needs_are_accepted_as_given():
     assert check("reload", []) == [] and check("reload-front", []) == []
     assert check("workers", ["shutting-down"]) == ["shutting-down"]
     assert check("drained", ["15", "172.20.0.3:40001", "17", "18"]) == ["15", "172.20.0.3:40001", "17", "18"]
+    # A first placement has no old instance: nothing can be connected to 0.0.0.0:0.
+    assert check("drained", ["15", "0.0.0.0:0", "17"]) == ["15", "0.0.0.0:0", "17"]
 
 
 @pytest.mark.parametrize("step,args,why", [
