@@ -19,7 +19,7 @@ help:
 	@echo "  bench-held      a Redis, an HTTP keep-alive and an SSH connection held through 20+ hops each"
 	@echo "  bench-load      every service hopping each second under 200 proxied requests/s, 10 min"
 	@echo "  bench-many      50 services hopping at a 5 s mean, 10 min: controller CPU, failures"
-	@echo "  bench-max       the most services that hold a 1 s mean (1, 2, 3, 4, 8, ... services, 150 s each)"
+	@echo "  bench-max       the most services a 1 s mean holds, and serves without a failure (1-16 services, 150 s each)"
 	@echo "make bench-class  how many team labs this machine holds side by side (JSON)"
 	@echo "make bench-swarm  the same 5-team class on the local engine and on a one-node Swarm (JSON)"
 	@echo "make coverage     simulate 1000 runs per law (no Docker): do the 95% intervals hold? (runs/coverage.json)"
