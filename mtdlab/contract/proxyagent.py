@@ -5,7 +5,7 @@ A hop's switch needs a few steps run inside the proxy: check a candidate configu
 API calls through the fence and a process the engine starts, 0.1-0.2 s each, two per switch.
 The agent runs them at once on request instead. It listens on a unix socket in the configuration
 folder that only the controller and the proxy mount (the proxy-conf volume): nobody else on
-the lab network can reach it, and it runs only the steps named in STEPS, their arguments
+the lab network can reach it, and it runs only the steps check() names, their arguments
 checked, never a command line it is sent.
 
 One request a connection: a JSON line {"step": NAME, "args": [...]}; the answer is a JSON line
