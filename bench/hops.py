@@ -1,9 +1,11 @@
 """make bench: how long each phase of a hop takes, and what the proxy costs a request.
 
-Two real labs, one after the other:
+Three real labs, one after the other:
   1. three services hopping every 1-2 s until each has hopped --hops times: the latency of
      each hop phase from the truth log (median and p95), and how close each hop's switch (its
      old port closing) came to its scheduled moment;
+  1b. the same with no standby instance made ahead (hop.standby: false, each hop starts its
+     container afresh): the hop latency where nothing can be made ahead, side by side;
   2. the same web service, static: request latency through the proxy and directly to the
      instance, interleaved from inside the lab network, a new connection each.
 Writes JSON (default bench/results/hops.json) and prints it.
@@ -66,20 +68,23 @@ def main() -> int:
                                                          capture_output=True, text=True).stdout.strip()}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        lab = run_lab(HOPPING, work, "hops")
-        try:
-            progress(f"lab 1: hopping until every service has hopped {args.hops} times")
-            def enough(l):
-                done = [e for e in l.events() if e["event"] == "hop.done" and e["hop"] >= 1]
-                counts = {s: sum(e["service"] == s for e in done) for s in ("web", "ssh", "redis")}
-                progress(f"hops so far {counts}")
-                return min(counts.values()) >= args.hops
-            lab.wait_for(enough, "enough hops", timeout=args.hops * 6 + 60, interval=5)
-            lab.compose("stop", "-t", "60", "controller")
-            result["hop_latency_s"] = phase_summary(lab.events())
-            result["schedule_error_s"] = schedule_summary(lab.events())
-        finally:
-            lab.down()
+        for key, scenario, name, what in (
+                ("", HOPPING, "hops", "lab 1"),
+                ("_without_standby", HOPPING.replace("}, pool:", "}, standby: false, pool:"), "fresh", "lab 1b (no standby)")):
+            lab = run_lab(scenario, work, name)
+            try:
+                progress(f"{what}: hopping until every service has hopped {args.hops} times")
+                def enough(l):
+                    done = [e for e in l.events() if e["event"] == "hop.done" and e["hop"] >= 1]
+                    counts = {s: sum(e["service"] == s for e in done) for s in ("web", "ssh", "redis")}
+                    progress(f"hops so far {counts}")
+                    return min(counts.values()) >= args.hops
+                lab.wait_for(enough, "enough hops", timeout=args.hops * 6 + 60, interval=5)
+                lab.compose("stop", "-t", "60", "controller")
+                result[f"hop_latency{key}_s"] = phase_summary(lab.events())
+                result[f"schedule_error{key}_s"] = schedule_summary(lab.events())
+            finally:
+                lab.down()
 
         lab = run_lab(STATIC, work, "static")
         try:

@@ -3,7 +3,9 @@
 A hop, in the order the truth log records it:
   hop.decided          the hop begins, ahead of its scheduled moment (due_wall) by what this
                        service's recent hops took (controller/ahead.py); the new port is drawn
-  hop.instance_started a fresh container is started on the new port (it may accept from now)
+                       (or is the standby's: below)
+  hop.instance_started the standby made after the previous hop is opened (standby: true), or a
+                       fresh container is started on the new port: it may accept from now
   hop.start_failed     (if the start fails: port taken, crash, never ready) it is removed and
                        another port is tried
   hop.ready            the new instance answers its protocol on the new port
@@ -22,6 +24,10 @@ A hop, in the order the truth log records it:
   hop.old_exited       the old instance has exited (a door kind: once what it held ended, or
                        at its drain limit, in the background)
   hop.old_stopped      ... and removed
+  hop.standby_started  after hop.done, the next hop's instance is started and booted ahead, its
+                       port drawn and held but not listening (controller/standby.py); a hop
+                       waits for it to be ready (hop.standby_failed, hop.standby_dropped: the
+                       hop starts a fresh container instead)
 The schedule is a sequence of moments, each the last plus the interval drawn for it, so the
 hops' own durations do not stretch it; a hop that cannot begin early enough (an interval
 shorter than a hop, a pause, a forced hop) begins at once and its lateness is logged.
@@ -49,6 +55,7 @@ from .ahead import Ahead
 from .instances import Instances, OverLabNetwork, remove
 from .nginx_conf import Route
 from .proxy import Proxy
+from .standby import Standby, StandbySlot
 from .switchboard import Switchboard
 
 START_ATTEMPTS = 5
@@ -164,6 +171,11 @@ class Hopper:
         self.banners = BannerPicker(seed, service.name, service.kind, service.banner.mode, service.banner.authenticity)
         self.current: Placement | None = None
         self.ahead = Ahead()
+        # The next hop's instance is made ahead (controller/standby.py) unless the scenario turns it
+        # off (hop.standby). A keyed hop has its own lead instead (its port is the key's).
+        self.uses_standby = service.hop.standby
+        self.standbys = StandbySlot(self._make_standby, self.ports.release,
+                                    lambda event, **f: self.truth.write(event, service=service.name, **f), service.name)
         # How readiness is checked: from the controller over the lab network, or (SAPP, loopback-only
         # services) by the gateway inside the target's namespace.
         self.readiness = readiness or OverLabNetwork(target_ip)
@@ -207,6 +219,7 @@ class Hopper:
                 return
             if time.monotonic() < due - self.ahead.begin_s():
                 due = None    # forced from the console: now, not at a moment
+            self.standbys.wait()   # still booting (an interval shorter than its boot): it is still the quicker way
 
     def hop(self, hop: int, stay: float, port: int | None = None, switch_at: float | None = None,
             retire_at: float | None = None, due: float | None = None, **extra) -> float:
@@ -218,14 +231,15 @@ class Hopper:
         if due is not None:
             extra.update(due_wall=round(time.time() + due - time.monotonic(), 6), ahead_s=round(self.ahead.begin_s(), 4))
         fixed = port is not None
+        standby = None if fixed else self.standbys.take(hop)
         if fixed:
             self.ports.hold(port, self.service.name)
         else:
-            port = self._draw()
+            port = standby.port if standby else self._draw()
         decided = self.truth.write("hop.decided", service=self.service.name, hop=hop,
                                    old_port=old.port if old else None, new_port=port,
                                    stay_s=None if stay == float("inf") else round(stay, 6), **extra)["mono"]
-        new = self._start(hop, port, fixed)
+        new = self._start(hop, port, fixed, standby)
         self._wait_wall(switch_at)
         route = Route(self.service.name, self.kind.proxy_mode, self.service.proxy_port, self.target_ip, new.port, hop)
         try:
@@ -268,6 +282,8 @@ class Hopper:
             moment = self._close_door(old, hop, due) if door else self._retire(old, hop, due)
             self.ahead.learn(prepare_s=prepared - decided)
         self.truth.write("hop.done", service=self.service.name, hop=hop, port=new.port)
+        if self.uses_standby and stay != float("inf") and not self.stop.is_set():
+            self.standbys.prepare(hop + 1)
         return moment
 
     def _restore_proxy(self) -> None:
@@ -277,6 +293,15 @@ class Hopper:
             self.proxy.confirm_live(self.proxy.apply(self.routes.all())[0])
         except Exception as exc:
             self.truth.write("proxy.restore_failed", service=self.service.name, reason=str(exc))
+
+    def _make_standby(self, standby: Standby) -> None:
+        """The next hop's instance, started ahead and waiting (StandbySlot's boot thread)."""
+        standby.port = self._draw()
+        standby.banner = self.banners.next()
+        standby.container = self.instances.start(
+            self.service.name, self.service.kind, standby.port, standby.hop,
+            standby.banner[0] if standby.banner else None, flag=self.instances.flag(self.service.name, standby.hop),
+            standby=True)
 
     def _draw(self) -> int:
         while True:
@@ -288,17 +313,23 @@ class Hopper:
         if when is not None:
             self.stop.wait(max(0.0, when - time.time()))
 
-    def _start(self, hop: int, port: int, fixed: bool = False) -> Placement:
+    def _start(self, hop: int, port: int, fixed: bool = False, standby: Standby | None = None) -> Placement:
+        """The new instance, ready on port: the standby opened (its first attempt), or started afresh."""
         served = self.instances.flag(self.service.name, hop)    # a class lab's: the same for every attempt
         for attempt in range(1, START_ATTEMPTS + 1):
             container = None
-            banner = self.banners.next()
+            opening = standby is not None and attempt == 1
+            banner = standby.banner if opening else self.banners.next()
             try:
-                container = self.instances.start(self.service.name, self.service.kind, port, hop,
-                                                 banner[0] if banner else None, flag=served)
+                if opening:
+                    container = standby.container
+                    Instances.open(container)
+                else:
+                    container = self.instances.start(self.service.name, self.service.kind, port, hop,
+                                                     banner[0] if banner else None, flag=served)
                 self.truth.write("hop.instance_started", service=self.service.name, hop=hop, port=port,
                                  container=container.id, attempt=attempt, banner=banner[0] if banner else None,
-                                 banner_product=banner[1] if banner else None,
+                                 banner_product=banner[1] if banner else None, standby=opening,
                                  **({"flag_id": flags.flag_id(served)} if served else {}))
                 answer, probes = self.readiness.wait_ready(self.kind.probe, port, READY_TIMEOUT_S,
                                                            lambda: Instances.running(container), container.name)
@@ -393,6 +424,7 @@ class Hopper:
                        **({} if ended else {"reason": f"connections still held after the drain limit ({limit:g} s)"}))
 
     def shutdown(self) -> None:
+        self.standbys.close()
         with self.finishing_lock:
             finishing, self.finishing = list(self.finishing.values()), {}
         for p, hop in finishing:   # old instances still finishing held connections: cut now
@@ -424,6 +456,7 @@ class KeyedHopper(Hopper):
     def __init__(self, *args, key: bytes, **kwargs):
         super().__init__(*args, **kwargs)
         law = self.service.hop.interval
+        self.uses_standby = False
         self.keyed = KeyedSchedule(key, self.service.name, self.service.hop.pool, law.period_s, law.grace_s)
         self.lead_s = law.lead_s
 

@@ -49,9 +49,14 @@ class Instances:
         key_hex = os.environ.get(keys.FLAG.env)
         return flags.flag(keys.parse(keys.FLAG, key_hex, keys.FLAG.env), service, hop) if key_hex else None
 
-    def start(self, service: str, kind: str, port: int, hop: int, banner: str | None = None, flag: str | None = None):
+    def start(self, service: str, kind: str, port: int, hop: int, banner: str | None = None, flag: str | None = None,
+              standby: bool = False):
+        """Start an instance on port; a standby one boots and then waits, listening on nothing,
+        until open() (controller/standby.py)."""
         name = f"{self.lab}-{service}-h{hop}-{secrets.token_hex(3)}"
         env = {"MTDLAB_SERVICE": service, "MTDLAB_INSTANCE": name, "MTDLAB_PORT": str(port)}
+        if standby:
+            env["MTDLAB_STANDBY"] = "1"
         if flag:
             env["MTDLAB_FLAG"] = flag    # this instance's only (Instances.flag): never the key
         if self.bind:
@@ -81,6 +86,11 @@ class Instances:
             return container.logs(tail=lines).decode(errors="replace").strip()
         except (NotFound, APIError):
             return ""
+
+    @staticmethod
+    def open(container) -> None:
+        """SIGWINCH: a standby instance binds its port and serves (services/standby.sh)."""
+        container.kill(signal="SIGWINCH")
 
     @staticmethod
     def halt(container, timeout: int = 5) -> bool:

@@ -5,7 +5,7 @@ from mtdlab.contract.stats import summary
 
 # (name, from event, to event, what it measures)
 PHASES = [
-    ("container_start", "hop.decided", "hop.instance_started", "docker creates and starts the new instance"),
+    ("container_start", "hop.decided", "hop.instance_started", "docker creates and starts the new instance, or the standby made ahead is opened"),
     ("until_ready", "hop.instance_started", "hop.ready", "the new instance answers its protocol"),
     ("proxy_switch", "hop.ready", "hop.proxy_switched", "nginx -t, reload, new generation confirmed"),
     ("drain", "hop.proxy_switched", "hop.drained", "old nginx workers exited"),

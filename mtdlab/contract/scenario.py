@@ -34,6 +34,9 @@ class HopPolicy:
     # Seconds an old instance may go on serving the connections it holds after its port closed
     # to new ones (kinds that can: web, Redis, SSH); then it is stopped. docs/scenario.md.
     drain_limit_s: float = 30.0
+    # Whether the next hop's instance is started and booted ahead, waiting unseen on no port until
+    # its hop opens it (controller/standby.py). Off: each hop starts its instance afresh (for comparison).
+    standby: bool = True
 
     @property
     def hops(self) -> bool:
@@ -184,9 +187,10 @@ def _sapp(r: Optional[Reader], services: tuple[Service, ...]) -> Optional[Sapp]:
 
 
 def _hop(r: Reader) -> HopPolicy:
-    r.only("interval", "pool", "drain_limit_s")
+    r.only("interval", "pool", "drain_limit_s", "standby")
     return HopPolicy(_interval(r.child("interval")), _pool(r.child("pool")),
-                     r.bounded("drain_limit_s", "hop.drain_limit_s", default=HopPolicy.drain_limit_s))
+                     r.bounded("drain_limit_s", "hop.drain_limit_s", default=HopPolicy.drain_limit_s),
+                     r.scalar("standby", (bool,), "expected true or false", default=HopPolicy.standby))
 
 
 def _banner(r: Optional[Reader], kind: str, hop: HopPolicy) -> Banner:

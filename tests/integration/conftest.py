@@ -53,5 +53,12 @@ def events_of(lab, kind, **match):
     return [e for e in lab.events() if e["event"] == kind and all(e.get(k) == v for k, v in match.items())]
 
 
+def serving(lab, containers):
+    """The instances among containers apart from standbys not yet opened (controller/standby.py:
+    the next hop's instance, started ahead, listening on nothing until its hop logs it started)."""
+    opened = {e["container"] for e in events_of(lab, "hop.instance_started")}
+    return [c for c in containers if "MTDLAB_STANDBY=1" not in (c.attrs["Config"]["Env"] or []) or c.id in opened]
+
+
 def hops_done(lab, service):
     return len([e for e in events_of(lab, "hop.done", service=service) if e["hop"] >= 1])

@@ -9,7 +9,7 @@ from mtdlab.contract import labels
 from mtdlab.experiments import parse_scenario
 from mtdlab.contract.schedule import HopSchedule
 
-from .conftest import events_of
+from .conftest import events_of, serving
 
 ONE_WEB = """
     name: one-web
@@ -55,7 +55,7 @@ def test_port_clash_is_retried_and_leaves_no_container(make_lab, client):
         assert ready["port"] == failed[0]["next_port"] != first_port
         with pytest.raises(docker.errors.NotFound):
             client.containers.get(failed[0]["container"])
-        assert [c.id for c in service_containers(client, lab)] == [ready["container"]]
+        assert [c.id for c in serving(lab, service_containers(client, lab))] == [ready["container"]]
     finally:
         blocker.remove(force=True)
 

@@ -97,7 +97,7 @@ def test_make_before_break_order_in_truth_log(hopping_lab):
     # instance then finishes what it holds and goes (hop.old_exited, hop.old_stopped), on its own time.
     order = ["hop.decided", "hop.instance_started", "hop.ready", "hop.proxy_switched",
              "hop.old_stopping", "hop.old_closed", "hop.done"]
-    checked = 0
+    checked, opened_standbys = 0, []
     for service in ("web", "ssh", "redis"):
         hops = {e["hop"] for e in events if e.get("service") == service and e["event"] == "hop.done" and e["hop"] >= 1}
         assert len(hops) >= HOPS_WANTED[service], f"{service} hopped only {len(hops)} times"
@@ -110,6 +110,7 @@ def test_make_before_break_order_in_truth_log(hopping_lab):
             # (the last hop's old instance may still be finishing at shutdown: stopped, no exit of its own)
             assert t["hop.old_closed"] <= t.get("hop.old_exited", t["hop.old_stopped"]) <= t["hop.old_stopped"]
             decided = next(e for e in phases if e["event"] == "hop.decided")
+            opened_standbys.append(next(e for e in phases if e["event"] == "hop.instance_started")["standby"])
             ready = next(e for e in phases if e["event"] == "hop.ready")
             stopped = next(e for e in phases if e["event"] == "hop.old_stopped")
             assert decided["old_port"] == stopped["port"] != ready["port"]
@@ -117,6 +118,8 @@ def test_make_before_break_order_in_truth_log(hopping_lab):
     # The controller's own shutdown removed the last instances.
     assert {e["service"] for e in events if e["event"] == "service.stopped"} == {"web", "ssh", "redis"}
     assert checked >= 15
+    # Each hop after the first placement opens the instance made ahead (controller/standby.py).
+    assert sum(opened_standbys) >= 0.9 * len(opened_standbys), opened_standbys
 
 
 def test_attacker_sweeps_match_truth(hopping_lab):
@@ -128,3 +131,46 @@ def test_attacker_sweeps_match_truth(hopping_lab):
     assert summary["exact"] >= 1
     xml = sorted((lab.run_dir / "attacker" / "xml").glob("*.xml"))
     assert len(xml) == len(sweeps) and all("<nmaprun" in p.read_text() for p in xml)
+
+
+STANDBY = """
+    name: standby
+    seed: 5
+    target:
+      services:
+        - name: web
+          kind: web
+          hop:
+            interval: {law: fixed, period_s: 6}
+            pool: {ranges: ["16000-16999"]}
+"""
+
+CONNECT = """
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
+    print("open")
+except ConnectionRefusedError:
+    print("refused")
+"""
+
+
+def test_a_standby_listens_on_nothing_until_its_hop_opens_it(make_lab):
+    """The next hop's web instance is started and booted ahead with its port drawn, but the
+    port refuses (as a scanner on the lab network sees it) until the hop opens it; then it
+    serves within a fraction of a second of the decision."""
+    lab = make_lab(STANDBY, services=("target", "proxy", "controller"))
+    made = lab.wait_for(lambda l: events_of(l, "hop.standby_started", service="web", hop=1), "the standby for hop 1", 60)[0]
+    target_ip = events_of(lab, "controller.started")[0]["target_ip"]
+    controller = lab.container("controller")
+    def connect(port):
+        return controller.exec_run(["python3", "-c", CONNECT, target_ip, str(port)]).output.decode().strip()
+    assert not events_of(lab, "hop.decided", service="web", hop=1), "the period is long enough to look first"
+    assert connect(made["port"]) == "refused"
+    lab.wait_for(lambda l: events_of(l, "hop.proxy_switched", service="web", hop=1), "hop 1", 30)
+    started = events_of(lab, "hop.instance_started", service="web", hop=1)[0]
+    assert started["standby"] is True and started["container"] == made["container"] and started["port"] == made["port"]
+    assert connect(made["port"]) == "open"
+    decided = events_of(lab, "hop.decided", service="web", hop=1)[0]
+    switched = events_of(lab, "hop.proxy_switched", service="web", hop=1)[0]
+    assert switched["mono"] - decided["mono"] < 2.0     # no container start or boot in between (~0.2 s here)

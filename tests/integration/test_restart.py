@@ -10,7 +10,7 @@ from mtdlab.host.lab import LabError
 from mtdlab.contract import keys, labels
 from mtdlab.contract.console_client import call
 
-from .conftest import events_of
+from .conftest import events_of, serving
 
 SCENARIO = """
     name: restart
@@ -109,7 +109,7 @@ def test_controller_killed_at_every_hop_phase_causes_no_failed_request(make_lab,
     assert users.failed == 0, f"{users.failed} of {users.ok + users.failed} requests failed: {users.errors[:5]}"
     def per_service(_lab):
         counts = {}
-        for c in client.containers.list(filters={"label": [f"{labels.LAB}={lab.name}", f"{labels.ROLE}=service"]}):
+        for c in serving(lab, client.containers.list(filters={"label": [f"{labels.LAB}={lab.name}", f"{labels.ROLE}=service"]})):
             counts[c.labels[labels.SERVICE]] = counts.get(c.labels[labels.SERVICE], 0) + 1
         return counts
     # A hop is done once the old door closed; the old instance then ends on its own time (what

@@ -42,12 +42,17 @@ class FakeContainer:
     def __init__(self, name, port=None, held_s=0.0):
         self.id = self.name = name
         self.status, self.removed, self.port, self.held_s = "running", False, port, held_s
+        self.standby_ready = True
         self.signals = []
 
     def kill(self, signal):
-        """SIGUSR1 closes the door: the port refuses from now; the instance ends held_s later."""
+        """SIGUSR1 closes the door: the port refuses from now; the instance ends held_s later.
+        SIGWINCH opens a standby: it listens from now."""
         self.signals.append(signal)
-        LISTENERS.pop(self.port).close()
+        if signal == "SIGWINCH":
+            fake_redis(self.port)
+        else:
+            LISTENERS.pop(self.port).close()
 
     def wait(self, timeout):
         import requests
@@ -67,23 +72,32 @@ class FakeContainer:
     def remove(self, force=False):
         self.removed = True
 
-    def logs(self, tail=5):
+    def logs(self, tail=5, stream=False, follow=False, stdout=True, stderr=True):
+        if stream:   # a standby's output as the controller follows it
+            return FakeStream([b"standby: ready to open\n"] if self.standby_ready else [])
         return b""
 
 
+class FakeStream(list):
+    def close(self):
+        pass
+
+
 class FakeInstances:
-    def __init__(self, start_s=0.0, held_s=0.0):
+    def __init__(self, start_s=0.0, held_s=0.0, standby_fails=False):
         self.started, self.start_s = [], start_s     # start_s: how long a start takes (docker's ~0.1 s)
         self.held_s = held_s                         # how long a closed instance's connections go on
+        self.standby_fails = standby_fails           # a standby exits before it is ready to open
 
     def flag(self, service, hop):
         return None          # not a class lab
 
-    def start(self, service, kind, port, hop, banner=None, flag=None):
+    def start(self, service, kind, port, hop, banner=None, flag=None, standby=False):
         time.sleep(self.start_s)
-        if port not in LISTENERS:
+        if port not in LISTENERS and not standby:
             fake_redis(port)
         c = FakeContainer(f"{service}-{hop}-{len(self.started)}", port, self.held_s)
+        c.standby_ready = not self.standby_fails
         self.started.append(c)
         return c
 
@@ -107,15 +121,16 @@ class FakeProxy:
             raise ProxyConfigError("old workers still running")
 
 
-def make(tmp_path, proxy, period_s=1.0, start_s=0.0, door=False, held_s=0.0, drain_limit_s=30.0):
+def make(tmp_path, proxy, period_s=1.0, start_s=0.0, door=False, held_s=0.0, drain_limit_s=30.0,
+         standby=False, standby_fails=False, pool=2):
     """A Redis-speaking service; door=False stops old instances whole (as web and ftp)."""
-    ports = sorted(fake_redis() for _ in range(2))
+    ports = sorted(fake_redis() for _ in range(pool))
     svc = Service("cache", "redis", 6379, HopPolicy(IntervalLaw("fixed", period_s=period_s),
-                                                   PortPool(tuple((p, p) for p in ports)), drain_limit_s),
+                                                   PortPool(tuple((p, p) for p in ports)), drain_limit_s, standby),
                   Banner("random-static", "common"))
     truth = EventLog(tmp_path / "truth.jsonl")
-    h = Hopper(svc, 1, FakeInstances(start_s, held_s), proxy, RouteTable(), PortBook(), truth, "127.0.0.1",
-               threading.Event())
+    h = Hopper(svc, 1, FakeInstances(start_s, held_s, standby_fails), proxy, RouteTable(), PortBook(), truth,
+               "127.0.0.1", threading.Event())
     assert h.doors        # Redis has a door behind the nginx proxy
     h.doors = door
     return h, ports
@@ -268,3 +283,68 @@ def test_shutdown_cuts_old_instances_still_finishing(tmp_path):
     stopped = events(tmp_path, "hop.old_stopped")
     assert stopped[-1]["container"] == first.container.id and stopped[-1]["reason"] == "the controller stopped"
     assert stopped[-1]["hop"] == 1        # the hop that retired it, as every event of that hop
+
+
+def free_ports(n):
+    """Ports nothing listens on yet (a standby's must not answer before it is opened)."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def standby_lab(tmp_path, **kw):
+    h, _ = make(tmp_path, FakeProxy(), standby=True, **kw)
+    spare = free_ports(3)
+    h.schedule.pool = PortPool(tuple((p, p) for p in spare))
+    return h, spare
+
+
+def test_after_a_hop_the_next_instance_waits_unseen_and_the_hop_opens_it(tmp_path):
+    h, spare = standby_lab(tmp_path)
+    h.hop(0, 1.0)
+    h.standbys.wait()
+    standby = h.standbys.current
+    assert standby and standby.ready and standby.hop == 1 and standby.port in spare
+    assert refused(standby.port)                      # started, not listening: a scanner sees it closed
+    assert standby.port in h.ports.in_use()           # ... but held, so no other start takes it
+    first = h.current
+    h.hop(1, 1.0)
+    assert h.current.container is standby.container and h.current.port == standby.port
+    assert standby.container.signals[0] == "SIGWINCH" and first.container.removed
+    started = events(tmp_path, "hop.instance_started")
+    assert [e["standby"] for e in started] == [False, True]
+    assert [e["event"] for e in read_events(tmp_path / "truth.jsonl") if e.get("hop") == 1][:2] == \
+        ["hop.standby_started", "hop.decided"]
+    h.standbys.wait()
+    assert h.standbys.current.hop == 2               # and the next one is being made
+
+
+def test_a_standby_that_fails_is_replaced_by_a_fresh_start(tmp_path):
+    h, _ = standby_lab(tmp_path, standby_fails=True)
+    h.hop(0, 1.0)
+    h.standbys.wait()
+    failed = events(tmp_path, "hop.standby_failed")
+    assert failed and failed[0]["hop"] == 1 and h.standbys.current is None
+    standby_container = h.instances.started[-1]
+    assert standby_container.removed and failed[0]["port"] not in h.ports.in_use()
+    h.hop(1, 1.0)
+    assert h.current.container is not standby_container
+    assert events(tmp_path, "hop.instance_started")[-1]["standby"] is False
+
+
+def test_a_standby_for_another_hop_is_dropped_and_shutdown_removes_the_one_waiting(tmp_path):
+    h, _ = standby_lab(tmp_path)
+    h.hop(0, 1.0)
+    h.standbys.wait()
+    made = h.standbys.current
+    h.hop(5, 1.0)                                      # not the hop it was made for
+    dropped = events(tmp_path, "hop.standby_dropped")
+    assert dropped and dropped[0]["hop"] == 1 and made.container.removed
+    h.standbys.wait()
+    waiting = h.standbys.current
+    h.shutdown()
+    assert waiting.container.removed and waiting.port not in h.ports.in_use()
