@@ -16,6 +16,9 @@ standby_wait() {
     sleep 1 & waiter=$!
     wait "$waiter" 2>/dev/null || true
     kill "$waiter" 2>/dev/null || true
+    # Reaped here: a child left to the program exec'd next (vsftpd) would be a stranger to it,
+    # and vsftpd exits when it reaps a child it did not start.
+    wait "$waiter" 2>/dev/null || true
   done
   trap - WINCH
 }
