@@ -219,7 +219,9 @@ class Hopper:
                 return
             if time.monotonic() < due - self.ahead.begin_s():
                 due = None    # forced from the console: now, not at a moment
-            self.standbys.wait()   # still booting (an interval shorter than its boot): it is still the quicker way
+            self.standbys.wait(self.stop)   # still booting (an interval shorter than its boot): still the quicker way
+            if self.stop.is_set():
+                return
 
     def hop(self, hop: int, stay: float, port: int | None = None, switch_at: float | None = None,
             retire_at: float | None = None, due: float | None = None, **extra) -> float:

@@ -23,6 +23,7 @@ from .instances import Instances, remove
 
 READY_LINE = "standby: ready to open"   # printed by services/standby.sh and services/web/start
 BOOT_TIMEOUT_S = 20.0   # start to ready-to-open; longer and the hop starts an instance afresh
+STOP_CHECK_S = 0.2      # a hop waiting for its standby notices the controller stopping this soon
 
 
 class Standby:
@@ -59,11 +60,12 @@ class StandbySlot:
             self.discard(old)
         threading.Thread(target=self._boot, args=(standby,), daemon=True, name=f"standby-{self.name}-{hop}").start()
 
-    def wait(self) -> None:
-        """Until the current standby is ready or failed, at most until its boot deadline."""
+    def wait(self, stop: threading.Event) -> None:
+        """Until the current standby is ready or failed, at most until its boot deadline or stop."""
         standby = self.current
-        if standby:
-            standby.settled.wait(max(0.0, standby.began + BOOT_TIMEOUT_S - time.monotonic()))
+        while standby and not stop.is_set() and (left := standby.began + BOOT_TIMEOUT_S - time.monotonic()) > 0:
+            if standby.settled.wait(min(STOP_CHECK_S, left)):
+                return
 
     def take(self, hop: int) -> Standby | None:
         """The standby for `hop` if it is ready to open (it is the caller's from now), else None

@@ -306,7 +306,7 @@ def standby_lab(tmp_path, **kw):
 def test_after_a_hop_the_next_instance_waits_unseen_and_the_hop_opens_it(tmp_path):
     h, spare = standby_lab(tmp_path)
     h.hop(0, 1.0)
-    h.standbys.wait()
+    h.standbys.wait(h.stop)
     standby = h.standbys.current
     assert standby and standby.ready and standby.hop == 1 and standby.port in spare
     assert refused(standby.port)                      # started, not listening: a scanner sees it closed
@@ -319,14 +319,14 @@ def test_after_a_hop_the_next_instance_waits_unseen_and_the_hop_opens_it(tmp_pat
     assert [e["standby"] for e in started] == [False, True]
     assert [e["event"] for e in read_events(tmp_path / "truth.jsonl") if e.get("hop") == 1][:2] == \
         ["hop.standby_started", "hop.decided"]
-    h.standbys.wait()
+    h.standbys.wait(h.stop)
     assert h.standbys.current.hop == 2               # and the next one is being made
 
 
 def test_a_standby_that_fails_is_replaced_by_a_fresh_start(tmp_path):
     h, _ = standby_lab(tmp_path, standby_fails=True)
     h.hop(0, 1.0)
-    h.standbys.wait()
+    h.standbys.wait(h.stop)
     failed = events(tmp_path, "hop.standby_failed")
     assert failed and failed[0]["hop"] == 1 and h.standbys.current is None
     standby_container = h.instances.started[-1]
@@ -339,12 +339,12 @@ def test_a_standby_that_fails_is_replaced_by_a_fresh_start(tmp_path):
 def test_a_standby_for_another_hop_is_dropped_and_shutdown_removes_the_one_waiting(tmp_path):
     h, _ = standby_lab(tmp_path)
     h.hop(0, 1.0)
-    h.standbys.wait()
+    h.standbys.wait(h.stop)
     made = h.standbys.current
     h.hop(5, 1.0)                                      # not the hop it was made for
     dropped = events(tmp_path, "hop.standby_dropped")
     assert dropped and dropped[0]["hop"] == 1 and made.container.removed
-    h.standbys.wait()
+    h.standbys.wait(h.stop)
     waiting = h.standbys.current
     h.shutdown()
     assert waiting.container.removed and waiting.port not in h.ports.in_use()
