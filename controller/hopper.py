@@ -24,10 +24,10 @@ A hop, in the order the truth log records it:
   hop.old_exited       the old instance has exited (a door kind: once what it held ended, or
                        at its drain limit, in the background)
   hop.old_stopped      ... and removed
-  hop.standby_started  after hop.done, the next hop's instance is started and booted ahead, its
-                       port drawn and held but not listening (controller/standby.py); a hop
-                       waits for it to be ready (hop.standby_failed, hop.standby_dropped: the
-                       hop starts a fresh container instead)
+  hop.standby_started  (as a hop begins) the next hop's instance is started and booted ahead,
+                       its port drawn and held but not listening (controller/standby.py); that
+                       hop waits for it to be ready (hop.standby_failed, hop.standby_dropped:
+                       it starts a fresh container instead)
 The schedule is a sequence of moments, each the last plus the interval drawn for it, so the
 hops' own durations do not stretch it; a hop that cannot begin early enough (an interval
 shorter than a hop, a pause, a forced hop) begins at once and its lateness is logged.
@@ -238,6 +238,10 @@ class Hopper:
             self.ports.hold(port, self.service.name)
         else:
             port = standby.port if standby else self._draw()
+        if self.uses_standby and stay != float("inf") and not self.stop.is_set():
+            # The next hop's instance boots while this hop runs and its interval passes: at 1 s
+            # hops under load a web standby needs both (its imports alone take 0.3-0.5 s).
+            self.standbys.prepare(hop + 1)
         decided = self.truth.write("hop.decided", service=self.service.name, hop=hop,
                                    old_port=old.port if old else None, new_port=port,
                                    stay_s=None if stay == float("inf") else round(stay, 6), **extra)["mono"]
@@ -284,8 +288,6 @@ class Hopper:
             moment = self._close_door(old, hop, due) if door else self._retire(old, hop, due)
             self.ahead.learn(prepare_s=prepared - decided)
         self.truth.write("hop.done", service=self.service.name, hop=hop, port=new.port)
-        if self.uses_standby and stay != float("inf") and not self.stop.is_set():
-            self.standbys.prepare(hop + 1)
         return moment
 
     def _restore_proxy(self) -> None:
@@ -332,6 +334,7 @@ class Hopper:
                 self.truth.write("hop.instance_started", service=self.service.name, hop=hop, port=port,
                                  container=container.id, attempt=attempt, banner=banner[0] if banner else None,
                                  banner_product=banner[1] if banner else None, standby=opening,
+                                 **({"standby_boot_s": standby.boot_s} if opening else {}),
                                  **({"flag_id": flags.flag_id(served)} if served else {}))
                 answer, probes = self.readiness.wait_ready(self.kind.probe, port, READY_TIMEOUT_S,
                                                            lambda: Instances.running(container), container.name)

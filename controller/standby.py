@@ -1,8 +1,8 @@
 """A service's next instance, made ahead of its hop: a warm standby.
 
 Without one, a hop starts a container (0.2-0.5 s here) and boots the program (web: importing
-gunicorn and Flask, 0.3-0.5 s) between deciding and switching. A standby is started right after
-the previous hop switched, with the next hop's port already drawn and held; it makes what it can
+gunicorn and Flask, 0.3-0.5 s) between deciding and switching. A standby is started as the hop
+before it begins, with its own hop's port already drawn and held; it makes what it can
 ahead (imports, host key, configuration) and then waits, listening on nothing, until the hop
 opens it (SIGWINCH: services/standby.sh, services/web/start). Opening costs a signal and a bind.
 
@@ -36,6 +36,7 @@ class Standby:
         self.container = None
         self.began = time.monotonic()
         self.ready = False
+        self.boot_s: float | None = None    # from the start call to ready-to-open
         self.settled = threading.Event()    # ready, or failed
         self.discarded = False
 
@@ -103,6 +104,7 @@ class StandbySlot:
             self.make(standby)
             self.log("hop.standby_started", hop=standby.hop, port=standby.port, container=standby.container.id)
             standby.ready = said(standby.container, READY_LINE)
+            standby.boot_s = round(time.monotonic() - standby.began, 4)
             if not standby.ready and not standby.discarded:
                 self.log("hop.standby_failed", hop=standby.hop, port=standby.port, container=standby.container.id,
                          reason=f"exited before it was ready to open; logs: {Instances.logs_tail(standby.container)}")

@@ -329,7 +329,7 @@ def test_a_standby_that_fails_is_replaced_by_a_fresh_start(tmp_path):
     h.standbys.wait(h.stop)
     failed = events(tmp_path, "hop.standby_failed")
     assert failed and failed[0]["hop"] == 1 and h.standbys.current is None
-    standby_container = h.instances.started[-1]
+    standby_container = next(c for c in h.instances.started if c.id == failed[0]["container"])
     assert standby_container.removed and failed[0]["port"] not in h.ports.in_use()
     h.hop(1, 1.0)
     assert h.current.container is not standby_container
