@@ -90,14 +90,16 @@ class StandbySlot:
             self.discard(standby)
 
     def discard(self, standby: Standby) -> None:
+        """Remove its container and give its port back: what is there now (a boot still making
+        it discards again when it ends, and so removes what it made after this)."""
         with self.lock:
-            if standby.discarded:
-                return
             standby.discarded = True
-        if standby.container is not None:
-            remove(standby.container)
-        if standby.port is not None:
-            self.release(standby.port)
+            container, port = standby.container, standby.port
+            standby.container = standby.port = None
+        if container is not None:
+            remove(container)
+        if port is not None:
+            self.release(port)
 
     def _boot(self, standby: Standby) -> None:
         try:

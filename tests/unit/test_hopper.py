@@ -340,11 +340,30 @@ def test_a_standby_for_another_hop_is_dropped_and_shutdown_removes_the_one_waiti
     h, _ = standby_lab(tmp_path)
     h.hop(0, 1.0)
     h.standbys.wait(h.stop)
-    made = h.standbys.current
+    made = h.standbys.current.container
     h.hop(5, 1.0)                                      # not the hop it was made for
     dropped = events(tmp_path, "hop.standby_dropped")
-    assert dropped and dropped[0]["hop"] == 1 and made.container.removed
+    assert dropped and dropped[0]["hop"] == 1 and made.removed
     h.standbys.wait(h.stop)
     waiting = h.standbys.current
+    container, port = waiting.container, waiting.port
     h.shutdown()
-    assert waiting.container.removed and waiting.port not in h.ports.in_use()
+    assert container.removed and port not in h.ports.in_use()
+
+
+def test_a_standby_discarded_while_it_is_being_made_is_removed_once_made(tmp_path):
+    """Shutdown can come while the engine is still creating the standby: what the boot makes
+    after the discard is removed when the boot ends, and its port given back."""
+    h, _ = standby_lab(tmp_path)
+    h.hop(0, 1.0)
+    h.standbys.wait(h.stop)
+    h.instances.start_s = 0.3            # the next start is slow
+    h.standbys.prepare(2)
+    h.standbys.close()                   # before the container exists
+    def made_and_gone():
+        made = [c for c in h.instances.started if c.id.startswith("cache-2-")]
+        return made and made[0].removed and made[0].port not in h.ports.in_use()
+    deadline = time.monotonic() + 5
+    while not made_and_gone() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert made_and_gone()
