@@ -4,7 +4,7 @@ A hop, in the order the truth log records it:
   hop.decided          the hop begins, ahead of its scheduled moment (due_wall) by what this
                        service's recent hops took (controller/ahead.py); the new port is drawn
                        (or is the standby's: below)
-  hop.instance_started the standby made after the previous hop is opened (standby: true), or a
+  hop.instance_started the standby made as the previous hop began is opened (standby: true), or a
                        fresh container is started on the new port: it may accept from now
   hop.start_failed     (if the start fails: port taken, crash, never ready) it is removed and
                        another port is tried
