@@ -158,8 +158,9 @@ def test_a_lost_lab_is_reported_and_healed_with_its_folder_and_password(session)
     path, folder, _, roster = session
     client = docker.from_env()
     task_container(client, "red", "target").kill()
-    lost = wait_for(Condition(lambda: next(r for r in classroom.class_status(path) if r["team"] == "red" and r["lost"]),
-                              "red reported lost"), 30, 0.5)
+    # None until Swarm has seen the task end (a bare next() would raise StopIteration out of the wait).
+    lost = wait_for(Condition(lambda: next((r for r in classroom.class_status(path) if r["team"] == "red" and r["lost"]),
+                                           None), "red reported lost"), 30, 0.5)
     assert "target" in lost["reason"] and not lost["healthy"]
     assert not next(r for r in classroom.class_status(path) if r["team"] == "blue")["lost"]
     before = hops(folder, "red")
