@@ -73,6 +73,13 @@ def retry_delay(attempt: int) -> float:
     return min(RETRY_MAX_S, 0.2 * 2 ** (attempt - 1))
 
 
+def _ahead(close_ahead: float | None) -> dict:
+    """hop.old_stopping's close_ahead_s: how long before the moment the close was begun (what this
+    service's closes took, controller/ahead.py), so a late switch can be told apart: begun late
+    (preparing overran) or closed slower than it learnt."""
+    return {} if close_ahead is None else {"close_ahead_s": round(close_ahead, 4)}
+
+
 @dataclass
 class Placement:
     container: object
@@ -283,9 +290,10 @@ class Hopper:
         prepared = time.monotonic()
         if old:
             self._wait_wall(retire_at)
+            close_ahead = self.ahead.stop_s() if due is not None else None
             if due is not None:
-                self.stop.wait(max(0.0, due - self.ahead.stop_s() - time.monotonic()))
-            moment = self._close_door(old, hop, due) if door else self._retire(old, hop, due)
+                self.stop.wait(max(0.0, due - close_ahead - time.monotonic()))
+            moment = self._close_door(old, hop, due, close_ahead) if door else self._retire(old, hop, due, close_ahead)
             self.ahead.learn(prepare_s=prepared - decided)
         self.truth.write("hop.done", service=self.service.name, hop=hop, port=new.port)
         return moment
@@ -357,10 +365,11 @@ class Hopper:
             port = next_port
         raise HopFailed(f"{self.service.name}: hop {hop}: no instance started after {START_ATTEMPTS} attempts")
 
-    def _retire(self, placement: Placement, hop: int, due: float | None = None) -> float:
+    def _retire(self, placement: Placement, hop: int, due: float | None = None,
+                close_ahead: float | None = None) -> float:
         """Stop and remove the old instance; returns when its port closed (monotonic)."""
         stopping = self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
-                                    container=placement.container.id)["mono"]
+                                    container=placement.container.id, **_ahead(close_ahead))["mono"]
         closed, gone = self._stop_old(placement, hop, halted=lambda: self._closed(placement, hop, due))
         if closed is None:
             return gone
@@ -393,20 +402,21 @@ class Hopper:
         return self.truth.write("hop.old_closed", service=self.service.name, hop=hop, port=placement.port,
                                 container=placement.container.id, **late, **extra)["mono"]
 
-    def _close_door(self, placement: Placement, hop: int, due: float | None = None) -> float:
+    def _close_door(self, placement: Placement, hop: int, due: float | None = None,
+                    close_ahead: float | None = None) -> float:
         """Close the old instance's door at the moment: its port refuses new connections while
         the ones it holds (through old nginx workers, which keep their sessions) go on. It ends
         by itself once they have, or is stopped after the service's drain limit (_finish, in the
         background: the schedule does not wait for a user's long session). Returns when the port
         closed (monotonic)."""
         stopping = self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
-                                    container=placement.container.id, door=True)["mono"]
+                                    container=placement.container.id, door=True, **_ahead(close_ahead))["mono"]
         try:
             Instances.close_door(placement.container)
             self.readiness.wait_refused(placement.port, DOOR_TIMEOUT_S)
         except Exception as exc:   # no door after all: stop it whole, as a door-less kind
             self.truth.write("hop.door_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
-            return self._retire(placement, hop, due)
+            return self._retire(placement, hop, due, close_ahead)
         closed = self._closed(placement, hop, due, door=True)
         self.ahead.learn(stop_s=closed - stopping)
         finisher = threading.Thread(target=self._finish, args=(placement, hop), daemon=True,

@@ -51,7 +51,12 @@ def schedule_summary(events: list[dict], digits: int = 4) -> dict:
     the previous hop left no room); and the realised interval between consecutive switches
     against the intervals drawn (a schedule that drifts shows here)."""
     decided = {(e["service"], e["hop"]): e for e in events if e["event"] == "hop.decided" and "due_wall" in e}
+    stopping = {}
+    for e in events:
+        if e["event"] == "hop.old_stopping" and "close_ahead_s" in e:
+            stopping.setdefault((e["service"], e["hop"]), e)   # the first: a failed door adds a second
     ahead, late_begun, switched, drawn = [], [], {}, {}
+    begun_late_by, slower_by = [], []
     for e in events:
         # hop.old_closed; logs from before it carried late_s on hop.old_exited
         if e["event"] == "hop.old_closed" or (e["event"] == "hop.old_exited" and "late_s" in e):
@@ -60,6 +65,11 @@ def schedule_summary(events: list[dict], digits: int = 4) -> dict:
             if d is not None and "late_s" in e:
                 began_on_time = d["wall"] <= d["due_wall"] - d["ahead_s"] + ON_TIME_S
                 (ahead if began_on_time else late_begun).append(e["late_s"])
+                st = stopping.get((e["service"], e["hop"]))
+                if began_on_time and st is not None and e["event"] == "hop.old_closed":
+                    # late_s = (close begun - planned) + (close took - learnt), up to rounding
+                    begun_late_by.append(st["wall"] - (d["due_wall"] - st["close_ahead_s"]))
+                    slower_by.append(e["wall"] - st["wall"] - st["close_ahead_s"])
         elif e["event"] == "hop.decided" and e.get("stay_s") is not None and e["hop"] >= 1:
             drawn.setdefault(e["service"], []).append(e["stay_s"])
 
@@ -75,4 +85,9 @@ def schedule_summary(events: list[dict], digits: int = 4) -> dict:
                               "drawn": round(sum(got) / len(got), digits) if xs and len(got) == len(xs) else None}
     return {"what": "actual - scheduled switch (the old port closed), seconds; negative is early; "
                     f"on time: within {ON_TIME_S:g} s",
-            "begun_ahead": errors(ahead), "begun_late": errors(late_begun), "mean_interval_s": intervals}
+            "begun_ahead": errors(ahead), "begun_late": errors(late_begun),
+            "begun_ahead_parts": {
+                "what": "a hop begun ahead, its error in two parts: the close began late (preparing the new "
+                        "instance and the proxy overran its estimate) and the close took longer than learnt",
+                "close_begun_late": summary(begun_late_by, digits), "close_slower": summary(slower_by, digits)},
+            "mean_interval_s": intervals}

@@ -33,3 +33,19 @@ def test_logs_from_before_hop_old_closed_read_lateness_from_hop_old_exited():
     events = [{**e, "event": "hop.old_exited"} if e["event"] == "hop.old_closed" else e
               for e in hop("web", 1, 9.0, 10.0, 1.0, 10.01, 5.0)]
     assert schedule_summary(events)["begun_ahead"]["n"] == 1
+
+
+def test_a_late_switch_is_split_into_a_late_begun_close_and_a_slow_close():
+    # Both closes planned 0.05 s ahead of their moment (close_ahead_s). Hop 1: the close began
+    # 0.03 s late (preparing overran) and took as long as learnt. Hop 2: began on plan, took 0.08 s.
+    events = []
+    for n, due, began, closed in ((1, 10.0, 9.98, 10.03), (2, 15.0, 14.95, 15.03)):
+        decided, old_closed = hop("redis", n, due - 1.0, due, 1.0, closed, 5.0)
+        stopping = {"event": "hop.old_stopping", "service": "redis", "hop": n, "wall": began, "mono": began,
+                    "close_ahead_s": 0.05}
+        events += [decided, stopping, old_closed]
+    parts = schedule_summary(events)["begun_ahead_parts"]
+    assert parts["close_begun_late"]["n"] == 2 and parts["close_slower"]["n"] == 2
+    # {0, 0.03} each, interpolated as numpy does: p50 0.015, p95 0.0285
+    for part in ("close_begun_late", "close_slower"):
+        assert (parts[part]["p50"], parts[part]["p95"]) == (0.015, 0.0285), part
