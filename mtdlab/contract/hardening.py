@@ -13,6 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# CPU weight: when the machine is saturated (fifty services hopping, each hop booting a
+# container), the proxy that relays users' requests comes first, then the controller that keeps
+# the schedule and the fence its Docker calls go through; instances share what is left evenly.
+# Only relative weights matter; Swarm has no such weight (mtdlab.host.stack leaves it out).
+CPU_SHARES_DEFAULT = 1024
+
+
 @dataclass(frozen=True)
 class Confinement:
     role: str
@@ -21,6 +28,7 @@ class Confinement:
     memory: str              # hard memory limit (docker's units)
     pids: int                # most processes and threads at once
     why: str                 # why this user and these capabilities
+    cpu_shares: int = CPU_SHARES_DEFAULT   # CPU weight when the machine is saturated (docker's cpu_shares)
 
 
 UNPRIVILEGED = "10001"   # no passwd entry needed; owns nothing in the image but /etc/nginx/mtdlab
@@ -29,15 +37,15 @@ NOBODY = "65534:65534"
 _TABLE = [
     # Started by compose (compose.yaml):
     Confinement("target", NOBODY, (), "32m", 16, "holds the network namespace; does nothing else"),
-    Confinement("proxy", UNPRIVILEGED, (), "128m", 64, "nginx on ports above 1024: no root needed"),
+    Confinement("proxy", UNPRIVILEGED, (), "128m", 64, "nginx on ports above 1024: no root needed", cpu_shares=4096),
     Confinement("controller", "host", (), "512m", 256,
                 "writes the run folder as the host user; reaches Docker only through the fence; "
-                "runs the in-lab clients"),
+                "runs the in-lab clients", cpu_shares=2048),
     Confinement("attacker", "0:0", ("NET_RAW",), "256m", 64,
                 "nmap's SYN and version scans open raw sockets: root with NET_RAW only (a non-root user "
                 "gets no effective capabilities, and no-new-privileges blocks file capabilities)"),
     Confinement("fence", "0:0", (), "64m", 32,
-                "haproxy opens the Docker socket (root-owned, mode 660): root's uid, no capabilities"),
+                "haproxy opens the Docker socket (root-owned, mode 660): root's uid, no capabilities", cpu_shares=2048),
     Confinement("dashboard", NOBODY, (), "128m", 64,
                 "the live view reads the run folder (mounted read-only); nobody's uid can read the logs "
                 "but not the owner-only keys beside them"),
@@ -79,14 +87,15 @@ def run_options(role: str) -> dict:
     return {"user": row.user, "cap_drop": ["ALL"], "cap_add": list(row.caps) or None,
             "security_opt": SECURITY_OPT, "read_only": True, "tmpfs": dict(TMPFS),
             "mem_limit": row.memory, "pids_limit": row.pids,
+            **({"cpu_shares": row.cpu_shares} if row.cpu_shares != CPU_SHARES_DEFAULT else {}),
             "log_config": LogConfig(type="json-file", config=dict(LOG_OPTIONS))}
 
 
 def markdown() -> str:
-    lines = ["| container | user | capabilities kept | memory | PIDs | why |", "|---|---|---|---|---|---|"]
+    lines = ["| container | user | capabilities kept | memory | PIDs | CPU weight | why |", "|---|---|---|---|---|---|---|"]
     for c in _TABLE:
         user = "the host user's uid:gid (`MTDLAB_UID`)" if c.user == "host" else f"`{c.user}`"
-        lines.append(f"| {c.role} | {user} | {', '.join(c.caps) or 'none'} | {c.memory} | {c.pids} | {c.why} |")
+        lines.append(f"| {c.role} | {user} | {', '.join(c.caps) or 'none'} | {c.memory} | {c.pids} | {c.cpu_shares} | {c.why} |")
     return "\n".join(lines) + "\n"
 
 

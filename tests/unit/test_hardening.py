@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from mtdlab.contract.hardening import CONFINEMENT, LOG_OPTIONS, TMPFS, markdown, run_options
+from mtdlab.contract.hardening import CONFINEMENT, CPU_SHARES_DEFAULT, LOG_OPTIONS, TMPFS, markdown, run_options
 from mtdlab.host.runfolder import remove_links
 
 ROOT = Path(__file__).parents[2]
@@ -23,6 +23,7 @@ def test_compose_services_match_the_table():
         assert service["cap_drop"] == ["ALL"] and sorted(service.get("cap_add", [])) == sorted(row.caps), name
         assert service["security_opt"] == ["no-new-privileges"] and service["read_only"] is True, name
         assert service["mem_limit"] == row.memory and service["pids_limit"] == row.pids, name
+        assert service.get("cpu_shares", CPU_SHARES_DEFAULT) == row.cpu_shares, name
         assert service["logging"]["options"] == LOG_OPTIONS, name
         assert {t.split(":")[0] for t in service["tmpfs"]} >= set(TMPFS), name
 
