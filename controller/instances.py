@@ -39,8 +39,9 @@ class OverLabNetwork:
 
 class Instances:
     def __init__(self, client: docker.DockerClient, image: str, target, lab: str, run_id: str,
-                 bind: str | None = None, ssh_user_key: str | None = None):
+                 bind: str | None = None, ssh_user_key: str | None = None, proxy_ip: str | None = None):
         self.client, self.image, self.target, self.lab, self.run_id = client, image, target, lab, run_id
+        self.proxy_ip = proxy_ip   # whose queued connections a door waits for (services/quiet)
         self.bind = bind   # "127.0.0.1" behind a SAPP gateway: instances listen on loopback only
         self.ssh_user_key = ssh_user_key   # public key of the lab's SSH login (mtdlab.inlab.sshuser)
 
@@ -61,6 +62,8 @@ class Instances:
             env["MTDLAB_FLAG"] = flag    # this instance's only (Instances.flag): never the key
         if self.bind:
             env["MTDLAB_BIND"] = self.bind
+        if self.proxy_ip:
+            env["MTDLAB_PROXY_IP"] = self.proxy_ip
         if banner:
             env["MTDLAB_BANNER"] = banner
         if kind == "redis" and os.environ.get(keys.REDIS.env):

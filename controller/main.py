@@ -144,7 +144,7 @@ def main() -> int:
     run_id = secrets.token_hex(4)
     truth = EventLog(run_dir / "truth.jsonl")
     instances = Instances(client, me.image.id, target, lab, run_id, bind="127.0.0.1" if scenario.sapp else None,
-                          ssh_user_key=sshuser.make())
+                          ssh_user_key=sshuser.make(), proxy_ip=proxy_ip)
 
     # A controller that died (SIGKILL, crash) leaves instances behind. Where it can, this one
     # adopts them (controller/reconcile.py), so users see no outage; a SAPP lab's are removed
