@@ -55,7 +55,7 @@ from .ahead import Ahead
 from .instances import Instances, OverLabNetwork, remove
 from .nginx_conf import Route
 from .proxy import Proxy
-from .standby import Standby, Standbys
+from .standby import Standby, StandbySlot
 from .switchboard import Switchboard
 
 START_ATTEMPTS = 5
@@ -181,8 +181,8 @@ class Hopper:
         # The next hop's instance is made ahead (controller/standby.py) unless the scenario turns it
         # off (hop.standby). A keyed hop has its own lead instead (its port is the key's).
         self.uses_standby = service.hop.standby
-        self.standbys = Standbys(self._reserve_standby, self._make_standby, self.ports.release,
-                                 lambda event, **f: self.truth.write(event, service=service.name, **f), service.name)
+        self.standbys = StandbySlot(self._make_standby, self.ports.release,
+                                    lambda event, **f: self.truth.write(event, service=service.name, **f), service.name)
         # How readiness is checked: from the controller over the lab network, or (SAPP, loopback-only
         # services) by the gateway inside the target's namespace.
         self.readiness = readiness or OverLabNetwork(target_ip)
@@ -226,7 +226,7 @@ class Hopper:
                 return
             if time.monotonic() < due - self.ahead.begin_s():
                 due = None    # forced from the console: now, not at a moment
-            self.standbys.wait(hop, self.stop)   # still booting (an interval shorter than its boot): still the quicker way
+            self.standbys.wait(self.stop)   # still booting (an interval shorter than its boot): still the quicker way
             if self.stop.is_set():
                 return
 
@@ -246,12 +246,9 @@ class Hopper:
         else:
             port = standby.port if standby else self._draw()
         if self.uses_standby and stay != float("inf") and not self.stop.is_set():
-            # The next hop's instance boots while this hop runs and its interval passes; where
-            # boots take longer than that (1 s hops of a web service under load: 1.4 s), the one
-            # after it starts now too, and each has two intervals.
+            # The next hop's instance boots while this hop runs and its interval passes: at 1 s
+            # hops under load a web standby needs both (its imports alone take 0.3-0.5 s).
             self.standbys.prepare(hop + 1)
-            if self.standbys.slower_than(stay):
-                self.standbys.prepare(hop + 2)
         decided = self.truth.write("hop.decided", service=self.service.name, hop=hop,
                                    old_port=old.port if old else None, new_port=port,
                                    stay_s=None if stay == float("inf") else round(stay, 6), **extra)["mono"]
@@ -309,13 +306,10 @@ class Hopper:
         except Exception as exc:
             self.truth.write("proxy.restore_failed", service=self.service.name, reason=str(exc))
 
-    def _reserve_standby(self, standby: Standby) -> None:
-        """A standby's port (held) and banner, drawn in the hop's order (Standbys.prepare)."""
+    def _make_standby(self, standby: Standby) -> None:
+        """The next hop's instance, started ahead and waiting (StandbySlot's boot thread)."""
         standby.port = self._draw()
         standby.banner = self.banners.next()
-
-    def _make_standby(self, standby: Standby) -> None:
-        """A later hop's instance, started ahead and waiting (Standbys' boot thread)."""
         standby.container = self.instances.start(
             self.service.name, self.service.kind, standby.port, standby.hop,
             standby.banner[0] if standby.banner else None, flag=self.instances.flag(self.service.name, standby.hop),

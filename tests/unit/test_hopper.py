@@ -306,8 +306,8 @@ def standby_lab(tmp_path, **kw):
 def test_after_a_hop_the_next_instance_waits_unseen_and_the_hop_opens_it(tmp_path):
     h, spare = standby_lab(tmp_path)
     h.hop(0, 1.0)
-    h.standbys.wait(1, h.stop)
-    standby = h.standbys.get(1)
+    h.standbys.wait(h.stop)
+    standby = h.standbys.current
     assert standby and standby.ready and standby.hop == 1 and standby.port in spare
     assert refused(standby.port)                      # started, not listening: a scanner sees it closed
     assert standby.port in h.ports.in_use()           # ... but held, so no other start takes it
@@ -319,16 +319,16 @@ def test_after_a_hop_the_next_instance_waits_unseen_and_the_hop_opens_it(tmp_pat
     assert [e["standby"] for e in started] == [False, True]
     assert [e["event"] for e in read_events(tmp_path / "truth.jsonl") if e.get("hop") == 1][:2] == \
         ["hop.standby_started", "hop.decided"]
-    h.standbys.wait(2, h.stop)
-    assert h.standbys.get(2).hop == 2                # and the next one is being made
+    h.standbys.wait(h.stop)
+    assert h.standbys.current.hop == 2               # and the next one is being made
 
 
 def test_a_standby_that_fails_is_replaced_by_a_fresh_start(tmp_path):
     h, _ = standby_lab(tmp_path, standby_fails=True)
     h.hop(0, 1.0)
-    h.standbys.wait(1, h.stop)
+    h.standbys.wait(h.stop)
     failed = events(tmp_path, "hop.standby_failed")
-    assert failed and failed[0]["hop"] == 1 and h.standbys.get(1) is None
+    assert failed and failed[0]["hop"] == 1 and h.standbys.current is None
     standby_container = next(c for c in h.instances.started if c.id == failed[0]["container"])
     assert standby_container.removed and failed[0]["port"] not in h.ports.in_use()
     h.hop(1, 1.0)
@@ -339,13 +339,13 @@ def test_a_standby_that_fails_is_replaced_by_a_fresh_start(tmp_path):
 def test_a_standby_for_another_hop_is_dropped_and_shutdown_removes_the_one_waiting(tmp_path):
     h, _ = standby_lab(tmp_path)
     h.hop(0, 1.0)
-    h.standbys.wait(1, h.stop)
-    made = h.standbys.get(1).container
+    h.standbys.wait(h.stop)
+    made = h.standbys.current.container
     h.hop(5, 1.0)                                      # not the hop it was made for
     dropped = events(tmp_path, "hop.standby_dropped")
     assert dropped and dropped[0]["hop"] == 1 and made.removed
-    h.standbys.wait(6, h.stop)
-    waiting = h.standbys.get(6)
+    h.standbys.wait(h.stop)
+    waiting = h.standbys.current
     container, port = waiting.container, waiting.port
     h.shutdown()
     assert container.removed and port not in h.ports.in_use()
@@ -356,7 +356,7 @@ def test_a_standby_discarded_while_it_is_being_made_is_removed_once_made(tmp_pat
     after the discard is removed when the boot ends, and its port given back."""
     h, _ = standby_lab(tmp_path)
     h.hop(0, 1.0)
-    h.standbys.wait(1, h.stop)
+    h.standbys.wait(h.stop)
     h.instances.start_s = 0.3            # the next start is slow
     h.standbys.prepare(2)
     h.standbys.close()                   # before the container exists
@@ -367,22 +367,3 @@ def test_a_standby_discarded_while_it_is_being_made_is_removed_once_made(tmp_pat
     while not made_and_gone() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert made_and_gone()
-
-
-def test_when_standbys_boot_slower_than_the_interval_the_hop_after_next_gets_one_too(tmp_path):
-    h, _ = standby_lab(tmp_path)
-    h.schedule.pool = PortPool(tuple((p, p) for p in free_ports(6)))
-    h.hop(0, 1.0)
-    h.standbys.wait(1, h.stop)
-    assert h.standbys.get(2) is None                 # a boot quicker than the interval: one ahead
-    h.standbys.boots.extend([2.0] * 5)               # boots of 2 s against a 1 s interval
-    h.hop(1, 1.0)
-    assert h.standbys.get(2) and h.standbys.get(3)   # the next and the one after it
-    h.standbys.wait(3, h.stop)
-    later = h.standbys.get(3)
-    h.hop(2, 1.0)                                    # takes its own; the later one goes on waiting
-    assert events(tmp_path, "hop.instance_started")[-1]["standby"] is True
-    assert h.standbys.get(3) is later and not later.container.removed
-    assert not events(tmp_path, "hop.standby_dropped")
-    h.shutdown()
-    assert all(h.standbys.get(n) is None for n in range(5))
