@@ -15,9 +15,9 @@ WINDOW = 40                 # recent hops that set the estimates (the 95th perce
 PREPARE_QUANTILE = 0.95     # another service's reload holding the proxy makes a few hops slow
 MARGIN_S = 0.15             # slack after prepare (thread wake-ups, a slow docker call)
 # Before this service has hopped. Prepare: a fresh start's p95 (make bench: 0.95 s; a standby's
-# is 0.27 s, and beginning early costs little). Stop: a door's median close (0.065 s); 0.2 s
-# closed each service's first hop 0.13 s early, most of the schedule error's early tail.
-FIRST_GUESS_S = {"prepare": 1.0, "stop": 0.07}
+# is 0.27 s, and beginning early costs little). Stop: a door's median close (0.044 s in the
+# fast-exponential run, signal to refused); 0.2 s closed each service's first hop 0.13 s early.
+FIRST_GUESS_S = {"prepare": 1.0, "stop": 0.045}
 MAX_S = 5.0                 # a stuck engine must not make the lab start hops minutes early
 
 
