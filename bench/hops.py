@@ -108,7 +108,7 @@ def main() -> int:
         "ratio_p95": round(percentile(prox, 95) / percentile(direct, 95), 3),
         "added_p50_ms": round(percentile(prox, 50) - percentile(direct, 50), 3),
         # The same ratio over consecutive fifths of the run: how much it moves with the machine's
-        # noise within one run (between runs it has moved from 1.11 to 1.25).
+        # noise within one run (between runs it has moved from 1.11 to 1.29).
         "ratio_p50_by_fifth": [round(percentile(p, 50) / percentile(d, 50), 3)
                                for p, d in zip(fifths(prox), fifths(direct))],
         "how": "interleaved GETs from the controller container on the lab network, a new TCP connection each",

@@ -73,7 +73,7 @@ def retry_delay(attempt: int) -> float:
     return min(RETRY_MAX_S, 0.2 * 2 ** (attempt - 1))
 
 
-def _ahead(close_ahead: float | None) -> dict:
+def _close_ahead_field(close_ahead: float | None) -> dict:
     """hop.old_stopping's close_ahead_s: how long before the moment the close was begun (what this
     service's closes took, controller/ahead.py), so a late switch can be told apart: begun late
     (preparing overran) or closed slower than it learnt."""
@@ -369,7 +369,7 @@ class Hopper:
                 close_ahead: float | None = None) -> float:
         """Stop and remove the old instance; returns when its port closed (monotonic)."""
         stopping = self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
-                                    container=placement.container.id, **_ahead(close_ahead))["mono"]
+                                    container=placement.container.id, **_close_ahead_field(close_ahead))["mono"]
         closed, gone = self._stop_old(placement, hop, halted=lambda: self._closed(placement, hop, due))
         if closed is None:
             return gone
@@ -410,7 +410,7 @@ class Hopper:
         background: the schedule does not wait for a user's long session). Returns when the port
         closed (monotonic)."""
         stopping = self.truth.write("hop.old_stopping", service=self.service.name, hop=hop, port=placement.port,
-                                    container=placement.container.id, door=True, **_ahead(close_ahead))["mono"]
+                                    container=placement.container.id, door=True, **_close_ahead_field(close_ahead))["mono"]
         try:
             Instances.close_door(placement.container)
             self.readiness.wait_refused(placement.port, DOOR_TIMEOUT_S)
