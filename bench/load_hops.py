@@ -3,8 +3,10 @@
 Runs one scenario (default bench/scenarios/fast-1s.yaml: every service on a fixed 1 s schedule
 under 200 proxied requests/s for 10 minutes) and writes JSON: the legitimate requests and how many
 failed, each service's realised mean interval against the one drawn, the hop latency per phase,
-the schedule error, and the controller's CPU (cgroup CPU time over wall time while the run went,
-read from the engine every 10 s).
+the schedule error, the controller's CPU (cgroup CPU time over wall time while the run went,
+read from the engine every 10 s), and the machine's CPU over the same samples: all of it, and the
+part that ran in containers (the rest is mostly Docker's own daemons, shims and storage driver
+starting and removing instances: what a hop costs outside the lab).
 
     .venv/bin/python bench/load_hops.py [--scenario FILE] [--duration S] [--out FILE]
     .venv/bin/python bench/load_hops.py --many 50 --mean 5 --duration 600    (item 5: 50 services)
@@ -36,6 +38,10 @@ from mtdlab.experiments import load_scenario  # noqa: E402
 from mtdlab.host.run import run_scenario  # noqa: E402
 
 CPU_SAMPLE_S = 10
+# Where the engine accounts all containers' CPU together (cgroupfs driver): v1, then v2. With
+# the systemd driver containers have no parent of their own and only the machine's total is given.
+CONTAINERS_CPU = (("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage", 1e-9),
+                  ("/sys/fs/cgroup/docker/cpu.stat", 1e-6))
 KINDS = ("web", "ssh", "redis", "ftp")
 
 
@@ -82,12 +88,30 @@ class SpreadUsers(threading.Thread):
             self.result = {"error": out.output.decode()[-2000:]}
 
 
+def machine_cpu_s() -> tuple[float, float | None]:
+    """CPU seconds used so far: by the whole machine (/proc/stat: all but idle and iowait), and
+    by all containers together (None where the engine does not account them in one place)."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")   # guest time is in user already
+    for path, unit in CONTAINERS_CPU:
+        try:
+            text = Path(path).read_text()
+        except OSError:
+            continue
+        value = text.split()[text.split().index("usage_usec") + 1] if "usage_usec" in text else text.strip()
+        return busy, int(value) * unit
+    return busy, None
+
+
 class ControllerCpu(threading.Thread):
-    """Samples the run's controller container: (monotonic time, CPU seconds used so far)."""
+    """Samples the run's controller container: (monotonic time, CPU seconds used so far), and
+    with each sample the machine's counters (machine_cpu_s)."""
 
     def __init__(self, project_prefix: str):
         super().__init__(daemon=True)
         self.prefix, self.samples, self.done = project_prefix, [], threading.Event()
+        self.machine: list[tuple[float, float | None]] = []   # one per sample
         self.client = docker.from_env()
 
     def run(self) -> None:
@@ -96,21 +120,40 @@ class ControllerCpu(threading.Thread):
                 if c.labels.get("com.docker.compose.project", "").startswith(self.prefix):
                     stats = c.stats(stream=False)
                     self.samples.append((time.monotonic(), stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9))
+                    self.machine.append(machine_cpu_s())
 
-    def share_of_one_core(self) -> dict:
-        # A container that is stopping reports no CPU time: only samples up to the first that
-        # does not grow (the run's end) count.
+    def kept(self) -> list[tuple[float, float]]:
+        """The samples up to the first that does not grow (the run's end): a container that is
+        stopping reports no CPU time."""
         kept = self.samples[:1]
         for t, c in self.samples[1:]:
             if c < kept[-1][1] or c == 0:
                 break
             kept.append((t, c))
+        return kept
+
+    def share_of_one_core(self) -> dict:
+        kept = self.kept()
         if len(kept) < 2:
             return {"mean": None, "samples": len(kept)}
         (t0, c0), (t1, c1) = kept[0], kept[-1]
         steps = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(kept, kept[1:])]
         return {"mean": round((c1 - c0) / (t1 - t0), 4), "max_10s": round(max(steps), 4),
                 "over_s": round(t1 - t0, 1), "samples": len(kept)}
+
+    def machine_cores(self) -> dict:
+        """Cores busy on average over the controller's kept samples: all, in containers, outside."""
+        kept = len(self.kept())
+        if kept < 2:
+            return {"busy": None}
+        (t0, _), (t1, _) = self.samples[0], self.samples[kept - 1]
+        (busy0, in0), (busy1, in1) = self.machine[0], self.machine[kept - 1]
+        busy = (busy1 - busy0) / (t1 - t0)
+        inside = None if in0 is None or in1 is None else (in1 - in0) / (t1 - t0)
+        return {"cores": os.cpu_count(), "busy": round(busy, 3),
+                "in_containers": None if inside is None else round(inside, 3),
+                "outside_containers": None if inside is None else round(busy - inside, 3),
+                "over_s": round(t1 - t0, 1)}
 
 
 def main() -> int:
@@ -228,6 +271,7 @@ def measure(scenario_path: Path, duration_arg: float | None, many: int | None, s
         "schedule_error_s": {k: schedule[k] for k in ("begun_ahead", "begun_late")},
         "hop_latency_s": phase_summary(events),
         "controller_cpu_of_one_core": cpu.share_of_one_core(),
+        "machine_cpu_cores": cpu.machine_cores(),
         **({"users_of_every_service": spread.result} if spread else {}),
     }
 
