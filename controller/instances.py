@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 
 import docker
@@ -20,6 +21,17 @@ from mtdlab.contract.wait import PortRefuses, wait_for
 from mtdlab.inlab import sshuser
 from mtdlab.inlab.launch import start_in_namespace
 from mtdlab.inlab.probes import wait_ready
+
+
+# Container starts and removals under way at once, for all of this controller's services: one
+# per core. Each hop starts a container (its standby) and removes one; at many services the
+# hoppers would ask the engine for dozens at once, and where the engine's processes run in the
+# root cgroup (docs/security.md) each busy engine thread competes with all the lab's containers
+# together: instances serving users starved (make bench-many). Queued here, the engine's work at
+# any moment is bounded. Signals (opening a standby, closing a door) and stops do not queue: they
+# are a hop's moment.
+ENGINE_SLOTS = max(2, os.cpu_count() or 2)
+engine_slots = threading.BoundedSemaphore(ENGINE_SLOTS)
 
 
 class OverLabNetwork:
@@ -70,10 +82,11 @@ class Instances:
             env[keys.REDIS.env] = os.environ[keys.REDIS.env]   # the run's password (services/redis/start)
         if kind == "ssh" and self.ssh_user_key:
             env[sshuser.ENV] = self.ssh_user_key
-        return start_in_namespace(self.client, self.image, SERVICE_KINDS[kind].command(port), name=name,
-                                  target=self.target, environment=env, role=kind,
-                                  stop_signal=SERVICE_KINDS[kind].stop_signal,
-                                  labels=labels.instance_labels(self.lab, self.run_id, service, port))
+        with engine_slots:
+            return start_in_namespace(self.client, self.image, SERVICE_KINDS[kind].command(port), name=name,
+                                      target=self.target, environment=env, role=kind,
+                                      stop_signal=SERVICE_KINDS[kind].stop_signal,
+                                      labels=labels.instance_labels(self.lab, self.run_id, service, port))
 
     @staticmethod
     def running(container) -> bool:
@@ -152,7 +165,8 @@ def exec_in(container, cmd: list[str]) -> tuple[int, str]:
 
 def remove(container) -> None:
     try:
-        container.remove(force=True)
+        with engine_slots:
+            container.remove(force=True)
     except NotFound:
         pass
     except APIError as exc:  # already being removed by another path
