@@ -61,6 +61,6 @@ def test_starts_and_removals_share_the_engine_slots():
     for t in threads:
         t.join(10)
     assert len(made) == 4 * ENGINE_SLOTS and gauge.calls == 8 * ENGINE_SLOTS   # every start and removal ran
-    assert gauge.most == ENGINE_SLOTS                                           # never more at once
+    assert 1 < gauge.most <= ENGINE_SLOTS                                       # side by side, never more
     assert instances.engine_slots.acquire(blocking=False)                       # and every slot came back
     instances.engine_slots.release()
