@@ -99,8 +99,8 @@ def machine_cpu_s() -> tuple[float, float | None]:
             text = Path(path).read_text()
         except OSError:
             continue
-        value = text.split()[text.split().index("usage_usec") + 1] if "usage_usec" in text else text.strip()
-        return busy, int(value) * unit
+        words = text.split()   # v1: the number alone; v2: "usage_usec N ..."
+        return busy, int(words[words.index("usage_usec") + 1] if "usage_usec" in words else words[0]) * unit
     return busy, None
 
 
@@ -143,11 +143,11 @@ class ControllerCpu(threading.Thread):
 
     def machine_cores(self) -> dict:
         """Cores busy on average over the controller's kept samples: all, in containers, outside."""
-        kept = len(self.kept())
-        if kept < 2:
+        last = len(self.kept()) - 1
+        if last < 1:
             return {"busy": None}
-        (t0, _), (t1, _) = self.samples[0], self.samples[kept - 1]
-        (busy0, in0), (busy1, in1) = self.machine[0], self.machine[kept - 1]
+        (t0, _), (t1, _) = self.samples[0], self.samples[last]
+        (busy0, in0), (busy1, in1) = self.machine[0], self.machine[last]
         busy = (busy1 - busy0) / (t1 - t0)
         inside = None if in0 is None or in1 is None else (in1 - in0) / (t1 - t0)
         return {"cores": os.cpu_count(), "busy": round(busy, 3),
