@@ -391,6 +391,8 @@ class Hopper:
         except Exception as exc:   # the new instance serves; the old one goes by force
             self.truth.write("hop.old_stop_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
             remove(placement.container)
+        if self.kind.proxy_mode == "http":
+            self.proxy.forget_socket(self.service.name, placement.port)
         self.ports.release(placement.port)
         gone = self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
                                 container=placement.container.id)["mono"]

@@ -16,7 +16,7 @@ import requests
 from docker.errors import APIError, NotFound
 
 from mtdlab.contract import flags, keys, labels
-from mtdlab.contract.catalog import SERVICE_KINDS
+from mtdlab.contract.catalog import HTTP_SOCKET_DIR, HTTP_SOCKET_VOLUME, SERVICE_KINDS, http_socket
 from mtdlab.contract.wait import PortRefuses, wait_for
 from mtdlab.inlab import sshuser
 from mtdlab.inlab.launch import start_in_namespace
@@ -82,9 +82,15 @@ class Instances:
             env[keys.REDIS.env] = os.environ[keys.REDIS.env]   # the run's password (services/redis/start)
         if kind == "ssh" and self.ssh_user_key:
             env[sshuser.ENV] = self.ssh_user_key
+        volumes = None
+        if SERVICE_KINDS[kind].proxy_mode == "http" and not self.bind:
+            # Where the proxy's front reaches it (catalog.http_socket); not behind a SAPP gateway,
+            # whose services only the gateway may reach.
+            env["MTDLAB_HTTP_SOCKET"] = http_socket(service, port)
+            volumes = [f"{self.lab}_{HTTP_SOCKET_VOLUME}:{HTTP_SOCKET_DIR}:rw"]
         with engine_slots:
             return start_in_namespace(self.client, self.image, SERVICE_KINDS[kind].command(port), name=name,
-                                      target=self.target, environment=env, role=kind,
+                                      target=self.target, environment=env, role=kind, volumes=volumes,
                                       stop_signal=SERVICE_KINDS[kind].stop_signal,
                                       labels=labels.instance_labels(self.lab, self.run_id, service, port))
 

@@ -3,6 +3,10 @@
 The proxy runs two nginx masters (controller/nginx_conf.py): the front, loaded once when the
 controller starts (set_front), and the switch, which every hop changes as follows.
 
+An HTTP service's switch is a link: the front connects to the service's fixed socket path, and
+apply() moves that link to the new instance's socket (one rename, atomic: a connection made
+before it reaches the old instance, one after it the new). The switch's reload then records it.
+
 apply(): write the candidate file, check it with `nginx -t`, and only then move it into
 place and reload (SIGHUP). A candidate that fails the check never replaces the live file.
 The steps inside the proxy are run by its agent (proxy/switchd, asked over a unix socket in the
@@ -22,6 +26,7 @@ import time
 from pathlib import Path
 
 from mtdlab.contract import proxyagent
+from mtdlab.contract.catalog import HTTP_SOCKET_DIR, http_socket
 from mtdlab.contract.wait import Condition, Timeout, wait_for
 
 from .nginx_conf import FRONT_STATUS_PORT, STATUS_PORT, Route, render, render_front
@@ -43,9 +48,11 @@ def source_ip(peer: str) -> str:
 
 
 class Proxy:
-    def __init__(self, conf_dir: Path, proxy_ip: str, run_id: str, shutdown_s: float = 10):
+    def __init__(self, conf_dir: Path, proxy_ip: str, run_id: str, shutdown_s: float = 10,
+                 http_dir: Path = Path(HTTP_SOCKET_DIR)):
         self.shutdown_s = shutdown_s   # nginx's worker_shutdown_timeout (nginx_conf.render)
         self.conf_dir = Path(conf_dir)
+        self.http_dir = Path(http_dir)   # the http-sockets folder, as this container mounts it
         self.proxy_ip = proxy_ip
         self.status_reader = source_ip(proxy_ip)   # the status ports answer this controller alone
         self.run_id = run_id
@@ -80,8 +87,37 @@ class Proxy:
             raise ProxyConfigError(f"nginx reload of {what} failed: {out.strip()}")
         return out
 
+    def point_http(self, routes: list[Route]) -> None:
+        """Move each HTTP service's link to its instance's socket (where it does not point there
+        yet). A new link is made beside it and renamed over it: connect() never finds no link."""
+        for r in routes:
+            if r.mode != "http":
+                continue
+            link = self.http_dir / Path(http_socket(r.service)).name
+            want = Path(http_socket(r.service, r.port)).name   # relative: the proxy mounts the folder elsewhere too
+            try:
+                if os.readlink(link) == want:
+                    continue
+            except OSError:
+                pass
+            fresh = link.with_name(link.name + ".next")
+            fresh.unlink(missing_ok=True)
+            os.symlink(want, fresh)
+            os.replace(fresh, link)
+
+    def forget_socket(self, service: str, port: int) -> None:
+        """An old web instance is gone: its socket file goes too (one killed leaves it behind)."""
+        try:
+            (self.http_dir / Path(http_socket(service, port)).name).unlink(missing_ok=True)
+        except OSError:
+            pass   # not ours to remove; the next instance on this port replaces it
+
     def apply(self, routes: list[Route]) -> tuple[str, set[int]]:
         """Make routes live; returns (generation, PIDs of the workers that ran the old config)."""
+        try:
+            self.point_http(routes)
+        except OSError as exc:
+            raise ProxyConfigError(f"cannot move an HTTP service's link in {self.http_dir}: {exc}") from None
         self.generation += 1
         gen = f"{self.run_id}.{self.generation}"
         out = self._install("nginx.conf", render(routes, gen, self.shutdown_s, self.status_reader), f"generation {gen}", "reload")

@@ -47,3 +47,16 @@ SERVICE_KINDS = {
 # controller reads which configuration is live there. Not published, and no service may take them.
 SWITCH_STATUS_PORT = 8099
 FRONT_STATUS_PORT = 8098
+
+# HTTP instances also listen on a unix socket in a folder that only the proxy, the controller and
+# the web instances mount (compose.yaml: the http-sockets volume; never the attacker or a
+# workstation). The proxy's front connects to SERVICE.sock, a link the controller moves to the
+# serving instance's SERVICE-PORT.sock at each hop's switch: a proxied request then crosses one
+# nginx process (the front) instead of two (front and switch), and no TCP hop behind it.
+HTTP_SOCKET_DIR = "/srv/mtdlab-http"
+HTTP_SOCKET_VOLUME = "http-sockets"
+
+
+def http_socket(service: str, port: int | None = None) -> str:
+    """The front's fixed path for service (port None), or the path one instance binds."""
+    return f"{HTTP_SOCKET_DIR}/{service}.sock" if port is None else f"{HTTP_SOCKET_DIR}/{service}-{port}.sock"

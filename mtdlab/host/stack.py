@@ -207,8 +207,12 @@ def translate(rendered: dict, lab: str, services: list[str], node: str | None,
         networks[net] = {"driver": "overlay", "attachable": True, "internal": bool(src.get("internal")),
                          "labels": {**(src.get("labels") or {}), labels.LAB: lab}}
     used_volumes = {m["source"] for s in out_services.values() for m in s.get("volumes", []) if m["type"] == "volume"}
-    volumes = {v: {"labels": {**((rendered.get("volumes") or {}).get(v) or {}).get("labels", {}),
-                              labels.COMPOSE_PROJECT: lab, labels.LAB: lab}} for v in sorted(used_volumes)}
+    volumes = {}
+    for v in sorted(used_volumes):
+        src = (rendered.get("volumes") or {}).get(v) or {}
+        volumes[v] = {"labels": {**src.get("labels", {}), labels.COMPOSE_PROJECT: lab, labels.LAB: lab},
+                      # a volume in memory (http-sockets) is made so on the node too
+                      **({"driver_opts": src["driver_opts"]} if src.get("driver_opts") else {})}
     stack = {"version": STACK_VERSION, "services": out_services, "networks": networks}
     if volumes:
         stack["volumes"] = volumes

@@ -15,13 +15,16 @@ from mtdlab.contract.hardening import run_options
 
 
 def start_in_namespace(client, image: str, command: list[str], *, name: str, target, labels: dict[str, str],
-                       role: str, environment: dict[str, str] | None = None, stop_signal: str = "SIGTERM"):
-    """Start a detached container of `role` inside target's network namespace; returns it."""
+                       role: str, environment: dict[str, str] | None = None, stop_signal: str = "SIGTERM",
+                       volumes: list[str] | None = None):
+    """Start a detached container of `role` inside target's network namespace; returns it.
+    volumes: "VOLUME:PATH:rw" entries; the fence lets through the lab's http-sockets folder only."""
     return client.containers.run(
         image, command, name=name, detach=True, stop_signal=stop_signal,
         network_mode=f"container:{target.id}",
         init=True,
         environment=environment or {},
         labels=labels,
+        **({"volumes": volumes} if volumes else {}),
         **run_options(role),
     )

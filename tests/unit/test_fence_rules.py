@@ -38,6 +38,8 @@ def test_the_rules_were_all_read():
 
 def test_a_confined_instance_passes():
     assert not denied(json.dumps(CONFINED))
+    # A web instance mounts its lab's http-sockets volume (controller/instances.py), nothing else.
+    assert not denied(with_host(Binds=["mtdlab-demo_http-sockets:/srv/mtdlab-http:rw"]))
     assert not denied(json.dumps({"AttachStdout": True, "Privileged": False, "User": "", "Cmd": ["nginx", "-t"]}), create=False)
 
 
@@ -46,6 +48,11 @@ def test_a_confined_instance_passes():
     json.dumps(CONFINED).replace('"Init"', '"privileged": true, "Init"'),                    # case folding
     json.dumps(CONFINED).replace('"Init": true', '"Privileged": false, "Privileged": true'),  # last key wins
     with_host(Binds=["/:/host"]),
+    with_host(Binds=["lab_http-sockets:/srv/mtdlab-http:rw", "/:/host"]),
+    with_host(Binds=["/var/lib/docker/volumes/lab_http-sockets/_data:/srv/mtdlab-http:rw"]),
+    with_host(Binds=["lab_proxy-conf:/srv/mtdlab-http:rw"]),
+    with_host(Binds=["lab_http-sockets:/etc:rw"]),
+    json.dumps(CONFINED).replace('"Init": true', '"Binds": ["a_http-sockets:/srv/mtdlab-http:rw"], "Binds": ["/:/h"]'),
     json.dumps(CONFINED).replace('"Init"', '"B\\u0069nds": ["/:/h"], "Init"'),               # escapes
     json.dumps(CONFINED, ensure_ascii=False).replace('"Init"', '"Bind\u017f": ["/:/h"], "Init"'),  # long s folds to s
     with_host(Mounts=[{"Type": "bind", "Source": "/", "Target": "/h"}]),

@@ -104,6 +104,8 @@ def test_networks_are_attachable_overlays_internal_where_the_local_ones_are(team
     assert set(spec["services"]["workstation"]["networks"]) == {"range"}
     # Volumes carry the lab's labels, so remove_lab finds them on the node.
     assert spec["volumes"]["proxy-conf"]["labels"][labels.COMPOSE_PROJECT] == "mtdt"
+    # The web instances' sockets are in memory on the node too, writable by every user that mounts it.
+    assert spec["volumes"]["http-sockets"]["driver_opts"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=1777"}
     # A workstation's home: Swarm's tmpfs takes a size only (docs/swarm.md).
     home = next(m for m in spec["services"]["workstation"]["volumes"] if m["target"] == "/home/student")
     assert home == {"type": "tmpfs", "target": "/home/student", "tmpfs": {"size": 64 * 2**20}}
