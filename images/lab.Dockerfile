@@ -28,6 +28,9 @@ RUN rm -f /etc/ssh/ssh_host_* && rm -f /etc/nginx/sites-enabled/default \
 # Containers run with a read-only root filesystem: what must exist is made here. The proxy's
 # config folder and the attacker's view are shared by containers running as different users.
  && mkdir -p /srv/ftp /etc/nginx/mtdlab /lab/view && chmod 0777 /etc/nginx/mtdlab /lab/view \
+# The web instances' sockets (http-sockets volume): a mount point the image has, so a start need
+# not make one, with the volume's own mode (Docker gives a new volume the image folder's).
+ && mkdir -p /srv/mtdlab-http && chmod 1777 /srv/mtdlab-http \
 # A tmpfs mounted over a folder of the image takes its mode: nginx (non-root) writes its temp files here.
  && chmod 1777 /var/lib/nginx \
 # The classroom workstation's user (workstation/): its home is a tmpfs, mounted at start.
