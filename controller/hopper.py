@@ -393,7 +393,7 @@ class Hopper:
             self.truth.write("hop.old_stop_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
             remove(placement.container)
         if self.kind.proxy_mode == "http":
-            self.proxy.forget_socket(self.service.name, placement.port)
+            self.instances.socket_gone(self.service.name, self.service.kind, placement.port)
         self.ports.release(placement.port)
         gone = self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
                                 container=placement.container.id)["mono"]

@@ -94,6 +94,16 @@ class Instances:
                                       stop_signal=SERVICE_KINDS[kind].stop_signal,
                                       labels=labels.instance_labels(self.lab, self.run_id, service, port))
 
+    def socket_gone(self, service: str, kind: str, port: int) -> None:
+        """An old web instance is gone: its socket file goes too (gunicorn removes it when it
+        quits; one killed leaves it). Not ours to remove when the controller runs as another user
+        than the instances (the folder is sticky): the next instance on the port replaces it."""
+        if SERVICE_KINDS[kind].proxy_mode == "http" and not self.bind:
+            try:
+                os.unlink(http_socket(service, port))
+            except OSError:
+                pass
+
     @staticmethod
     def running(container) -> bool:
         try:

@@ -105,13 +105,6 @@ class Proxy:
             os.symlink(want, fresh)
             os.replace(fresh, link)
 
-    def forget_socket(self, service: str, port: int) -> None:
-        """An old web instance is gone: its socket file goes too (one killed leaves it behind)."""
-        try:
-            (self.http_dir / Path(http_socket(service, port)).name).unlink(missing_ok=True)
-        except OSError:
-            pass   # not ours to remove; the next instance on this port replaces it
-
     def apply(self, routes: list[Route]) -> tuple[str, set[int]]:
         """Make routes live; returns (generation, PIDs of the workers that ran the old config)."""
         try:
