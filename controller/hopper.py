@@ -392,8 +392,7 @@ class Hopper:
         except Exception as exc:   # the new instance serves; the old one goes by force
             self.truth.write("hop.old_stop_failed", service=self.service.name, hop=hop, reason=f"{type(exc).__name__}: {exc}")
             remove(placement.container)
-        if self.kind.proxy_mode == "http":
-            self.instances.socket_gone(self.service.name, self.service.kind, placement.port)
+        self.instances.socket_gone(self.service.name, self.service.kind, placement.port)
         self.ports.release(placement.port)
         gone = self.truth.write("hop.old_stopped", service=self.service.name, hop=hop, port=placement.port,
                                 container=placement.container.id)["mono"]

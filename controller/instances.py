@@ -83,9 +83,7 @@ class Instances:
         if kind == "ssh" and self.ssh_user_key:
             env[sshuser.ENV] = self.ssh_user_key
         volumes = None
-        if SERVICE_KINDS[kind].proxy_mode == "http" and not self.bind:
-            # Where the proxy's front reaches it (catalog.http_socket); not behind a SAPP gateway,
-            # whose services only the gateway may reach.
+        if self._has_socket(kind):
             env["MTDLAB_HTTP_SOCKET"] = http_socket(service, port)
             volumes = [f"{self.lab}_{HTTP_SOCKET_VOLUME}:{HTTP_SOCKET_DIR}:rw"]
         with engine_slots:
@@ -94,11 +92,16 @@ class Instances:
                                       stop_signal=SERVICE_KINDS[kind].stop_signal,
                                       labels=labels.instance_labels(self.lab, self.run_id, service, port))
 
+    def _has_socket(self, kind: str) -> bool:
+        """An HTTP instance gets a socket where the proxy's front reaches it (catalog.http_socket);
+        not behind a SAPP gateway, whose services only the gateway may reach."""
+        return SERVICE_KINDS[kind].proxy_mode == "http" and not self.bind
+
     def socket_gone(self, service: str, kind: str, port: int) -> None:
         """An old web instance is gone: its socket file goes too (gunicorn removes it when it
         quits; one killed leaves it). Not ours to remove when the controller runs as another user
         than the instances (the folder is sticky): the next instance on the port replaces it."""
-        if SERVICE_KINDS[kind].proxy_mode == "http" and not self.bind:
+        if self._has_socket(kind):
             try:
                 os.unlink(http_socket(service, port))
             except OSError:

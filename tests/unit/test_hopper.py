@@ -101,6 +101,9 @@ class FakeInstances:
         self.started.append(c)
         return c
 
+    def socket_gone(self, service, kind, port):
+        pass                 # Redis instances have no socket for the proxy's front
+
 
 class FakeProxy:
     def __init__(self, fail_apply_at=None, drain_fails=False):
