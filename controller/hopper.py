@@ -11,7 +11,8 @@ A hop, in the order the truth log records it:
   hop.ready            the new instance answers its protocol on the new port
   hop.proxy_switched   nginx -t passed, nginx reloaded, the new generation answers (switches of
                        services that hop at about the same time share one reload: switchboard.py);
-                       an HTTP service's link to the instance's socket moved just before the reload
+                       an HTTP service's link to the instance's socket moved just before it (a
+                       switch of HTTP services alone moves links with no reload: controller/proxy.py)
                        (behind a SAPP gateway: the gateway's map names the new port)
   hop.drained          (kinds without a door: FTP, and behind a SAPP gateway) no worker of the
                        old configuration relays to the old instance any more (SAPP: no

@@ -5,7 +5,9 @@ controller starts (set_front), and the switch, which every hop changes as follow
 
 An HTTP service's switch is a link: the front connects to the service's fixed socket path, and
 apply() moves that link to the new instance's socket (one rename, atomic: a connection made
-before it reaches the old instance, one after it the new). The switch's reload then records it.
+before it reaches the old instance, one after it the new). The switch's file records it in a
+comment; when only HTTP routes changed, nothing nginx does changes, so the file is rewritten
+without a reload (which would add 0.1-0.2 s to every web hop) and the generation stays.
 
 apply(): write the candidate file, check it with `nginx -t`, and only then move it into
 place and reload (SIGHUP). A candidate that fails the check never replaces the live file.
@@ -47,6 +49,12 @@ def source_ip(peer: str) -> str:
         return s.getsockname()[0]
 
 
+def stream_directives(routes: list[Route]) -> tuple:
+    """What of routes makes the switch's directives (render): each stream's fixed port and
+    upstream. HTTP routes and hop numbers are comments there."""
+    return tuple(sorted((r.proxy_port, r.target_ip, r.port) for r in routes if r.mode != "http"))
+
+
 class Proxy:
     def __init__(self, conf_dir: Path, proxy_ip: str, run_id: str, shutdown_s: float = 10,
                  http_dir: Path = Path(HTTP_SOCKET_DIR)):
@@ -57,6 +65,7 @@ class Proxy:
         self.status_reader = source_ip(proxy_ip)   # the status ports answer this controller alone
         self.run_id = run_id
         self.generation = 0
+        self.live_streams: tuple | None = None   # the stream directives nginx runs; None: not known
         self.lock = threading.Lock()  # one reload at a time; hops of different services share the proxy
 
     def _ask(self, step: str, *args: str) -> tuple[int, str]:
@@ -111,9 +120,19 @@ class Proxy:
             self.point_http(routes)
         except OSError as exc:
             raise ProxyConfigError(f"cannot move an HTTP service's link in {self.http_dir}: {exc}") from None
+        streams = stream_directives(routes)
+        if streams == self.live_streams:
+            # Only HTTP routes (comments in this file) changed: record them, keep the generation.
+            gen = f"{self.run_id}.{self.generation}"
+            candidate = self.conf_dir / "nginx.conf.next"
+            candidate.write_text(render(routes, gen, self.shutdown_s, self.status_reader))
+            os.replace(candidate, self.conf_dir / "nginx.conf")
+            return gen, set()
+        self.live_streams = None   # until this reload has gone through
         self.generation += 1
         gen = f"{self.run_id}.{self.generation}"
         out = self._install("nginx.conf", render(routes, gen, self.shutdown_s, self.status_reader), f"generation {gen}", "reload")
+        self.live_streams = streams
         return gen, {int(x) for x in out.split() if x.isdigit()}
 
     def set_front(self, http: list[tuple[str, int]], timeout: float = 10.0) -> bool:

@@ -7,7 +7,7 @@ from mtdlab.contract.stats import summary
 PHASES = [
     ("container_start", "hop.decided", "hop.instance_started", "docker creates and starts the new instance, or the standby made ahead is opened"),
     ("until_ready", "hop.instance_started", "hop.ready", "the new instance answers its protocol"),
-    ("proxy_switch", "hop.ready", "hop.proxy_switched", "nginx -t, reload, new generation confirmed"),
+    ("proxy_switch", "hop.ready", "hop.proxy_switched", "nginx -t, reload, new generation confirmed (HTTP alone: the link to the new socket moved)"),
     ("drain", "hop.proxy_switched", "hop.drained", "old nginx workers exited"),
     ("close_old", "hop.old_stopping", "hop.old_closed", "the old port refuses new connections (door closed, or instance stopped)"),
     ("held", "hop.old_closed", "hop.old_exited", "the old instance finished the connections it held, or was stopped"),
