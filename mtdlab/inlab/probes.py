@@ -93,15 +93,20 @@ def _read_until(sock: socket.socket, marker: bytes, timeout: float) -> bytes:
     return data
 
 
+READY_POLL_S = 0.01    # a new instance listens within tens of ms: look often (a refused connect costs little)
+ALIVE_EVERY_S = 0.1    # ... but ask whether it still runs (an engine call) at most this often
+
+
 class ProtocolAnswers(Strategy):
     """Readiness: the service answers its own protocol on the port (HTTP 200 naming the instance,
-    an SSH or FTP greeting, Redis +PONG). alive() is asked between attempts, so a crashed
-    instance fails fast instead of using up the whole timeout."""
+    an SSH or FTP greeting, Redis +PONG). alive() is asked between attempts (at most every
+    ALIVE_EVERY_S), so a crashed instance fails fast instead of using up the whole timeout."""
 
     def __init__(self, probe: str, host: str, port: int, expect: str | None = None, alive=lambda: True):
         self.check_once, self.host, self.port, self.expect, self.alive = PROBES[probe], host, port, expect, alive
         self.what = f"{probe} answering on {host}:{port}"
         self.attempts = 0
+        self.alive_asked = time.monotonic()
 
     def check(self, left: float) -> str:
         self.attempts += 1
@@ -111,11 +116,14 @@ class ProtocolAnswers(Strategy):
             raise NotYet(f"{type(exc).__name__}: {exc}") from None
 
     def gave_up(self) -> str | None:
+        if time.monotonic() - self.alive_asked < ALIVE_EVERY_S:
+            return None
+        self.alive_asked = time.monotonic()
         return None if self.alive() else "the instance exited before it was ready"
 
 
 def wait_ready(probe: str, host: str, port: int, timeout: float, alive=lambda: True,
-               interval: float = 0.05, expect: str | None = None) -> tuple[str, int]:
+               interval: float = READY_POLL_S, expect: str | None = None) -> tuple[str, int]:
     """Poll until the probe succeeds; return (answer, attempts). Raises NotReady naming why not."""
     strategy = ProtocolAnswers(probe, host, port, expect, alive)
     try:

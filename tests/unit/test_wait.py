@@ -3,6 +3,7 @@ often it was tried, why it was not yet so, and the context (a container's last l
 import http.server
 import socket
 import threading
+import time
 
 import pytest
 
@@ -79,3 +80,23 @@ def test_log_line_and_http_status():
             wait_for(HttpStatus(url + "/missing"), 0.1, interval=0.02)
     finally:
         server.shutdown()
+
+
+def test_readiness_looks_often_but_asks_the_engine_seldom():
+    """A refused port is probed every READY_POLL_S; whether the instance still runs (an engine
+    call) is asked at most every ALIVE_EVERY_S, and its death still ends the wait."""
+    from mtdlab.inlab.probes import ALIVE_EVERY_S, READY_POLL_S
+    asked = []
+
+    def alive():
+        asked.append(time.monotonic())
+        return len(asked) < 3
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))   # bound, not listening: refused
+        began = time.monotonic()
+        with pytest.raises(NotReady, match="the instance exited") as exc:
+            wait_ready("redis", "127.0.0.1", s.getsockname()[1], 30, alive=alive)
+    gaps = [b - a for a, b in zip([began] + asked, asked)]
+    assert len(asked) == 3 and min(gaps) >= ALIVE_EVERY_S
+    attempts = int(str(exc.value).split("after ")[1].split()[0])
+    assert attempts > len(asked) and READY_POLL_S < ALIVE_EVERY_S
