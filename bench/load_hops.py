@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -212,7 +213,8 @@ def find_max(args) -> int:
                       "users_of_every_service": result.get("users_of_every_service"),
                       "worst_interval_off_by": result["worst_interval_off_by"],
                       "hop_total_p50_s": total.get("p50"), "hop_total_p95_s": total.get("p95"),
-                      "controller_cpu_of_one_core": result["controller_cpu_of_one_core"].get("mean")})
+                      "controller_cpu_of_one_core": result["controller_cpu_of_one_core"].get("mean"),
+                      **({"kept_run": result["kept_run"]} if "kept_run" in result else {})})
         summary = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "mean_s": args.mean,
                    "duration_s": duration, "rule": f"0 failed requests, realised mean interval within "
                                                    f"{HOLDS_DRIFT:.0%} of the intervals drawn, for every service",
@@ -252,6 +254,7 @@ def measure(scenario_path: Path, duration_arg: float | None, many: int | None, s
         events = list(read_events(folder / "truth.jsonl"))
         legit = summarize(read_load(folder / "legit.jsonl")) if (folder / "legit.jsonl").exists() else None
         duration = json.loads((folder / "run.json").read_text())["duration_s"]
+        kept = keep_if_failed(folder, scenario.name, legit, spread.result if spread else None)
     schedule = schedule_summary(events)
     scheduled = {s.name: s.hop.interval.mean for s in scenario.services}
     # Drift: the realised mean interval (switch to switch) against the mean of the intervals
@@ -273,7 +276,20 @@ def measure(scenario_path: Path, duration_arg: float | None, many: int | None, s
         "controller_cpu_of_one_core": cpu.share_of_one_core(),
         "machine_cpu_cores": cpu.machine_cores(),
         **({"users_of_every_service": spread.result} if spread else {}),
+        **({"kept_run": str(kept)} if kept else {}),
     }
+
+
+def keep_if_failed(folder: Path, name: str, legit: dict | None, spread: dict | None) -> Path | None:
+    """A run in which a legitimate request failed is copied to runs/ (truth log, users' logs,
+    report), so the failure can be read against the hops around it; other runs go with their
+    temporary folder."""
+    if not ((legit or {}).get("failures") or (spread or {}).get("failures")):
+        return None
+    kept = Path("runs") / f"bench-failed-{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    shutil.copytree(folder, kept)
+    print(f"bench: a legitimate request failed: the run is kept in {kept}", file=sys.stderr, flush=True)
+    return kept
 
 
 if __name__ == "__main__":
