@@ -34,6 +34,9 @@ class Run:
     direct: list[dict]
     sapp_client: list[dict] = field(default_factory=list)
     gateway: list[dict] = field(default_factory=list)
+    # NAME.error files: a part of the run (the attacker, an in-lab client) that failed while it
+    # ran; its data ends there, and the report says so (mtdlab/host/run.py writes them).
+    problems: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Run":
@@ -46,7 +49,8 @@ class Run:
                    read_load(legit) if legit.exists() else [],
                    read_load(direct) if direct.exists() else [],
                    read_load(sapp_client) if sapp_client.exists() else [],
-                   read_load(gateway) if gateway.exists() else [])
+                   read_load(gateway) if gateway.exists() else [],
+                   {f.stem: f.read_text(errors="replace") for f in sorted(d.glob("*.error"))})
 
     def judged(self, e: dict) -> bool:
         """Attacker data inside the window the truth log covers, before the shutdown began."""

@@ -40,6 +40,13 @@ def launch(ctx, scenario, duration: float):
                                 str(scenario.legit.rate_per_s), str(duration), "/lab/run/legit.jsonl"])
 
 
+def problem_line(text: str) -> str:
+    """A failed part's note (NAME.error) in one line: its first line says what happened, or, for
+    a Python traceback, its last line does."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or ["(no output)"]
+    return (lines[-1] if lines[0].startswith("Traceback") else lines[0])[:300]
+
+
 def metrics(run, base: dict) -> tuple[dict, dict]:
     from mtdlab.analysis.decay import decay, extra_life
     from mtdlab.analysis.hoplatency import phase_summary, schedule_summary
@@ -64,6 +71,7 @@ def metrics(run, base: dict) -> tuple[dict, dict]:
         "hop_latency_s": {"p50": phases["total"]["p50"], "p95": phases["total"]["p95"], "phases": phases},
         "schedule": schedule_summary(run.truth.events),
         "legit": {k: legit[k] for k in ("requests", "failures", "success_rate", "latency_ms")},
+        "problems": [{"part": part, "error": problem_line(text)} for part, text in run.problems.items()],
         "decay": decay_summary,
         "sweeps": sweep_stats,
         "discovery": discovery(run, sweep_stats),
@@ -250,3 +258,4 @@ EXPERIMENT = Experiment(
     ),
     plots=plots,
 )
+

@@ -182,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         print(json.dumps({k: summary[k] for k in ("scenario", "duration_s", "hops", "legit", "decay", "sweeps",
                                                    "act_after_delay", "service_id_accuracy")}, indent=2))
-        return 0
+        for problem in summary.get("problems") or []:   # a part failed while the run went on: say so, and fail
+            print(f"mtdlab: {problem['part']} failed during the run: {problem['error']} "
+                  f"({folder / (problem['part'] + '.error')}); the report covers the rest", file=sys.stderr)
+        return 1 if args.command == "run" and summary.get("problems") else 0
     if args.command in ("sweep", "rerun"):
         from mtdlab.host import research
         return research.sweep(args) if args.command == "sweep" else research.rerun(args)

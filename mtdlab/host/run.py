@@ -141,11 +141,14 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
             if experiment.steps and experiment.duration and experiment.duration(scenario) is not None:
                 experiment.steps(ctx, scenario, out, say)   # its own steps instead of a fixed duration
                 duration = 0
+        attacker_failed = not scenario.attacker   # nothing to watch
         while (left := duration - (time.monotonic() - began)) > 0:
             if stop.wait(min(10.0, left)):   # a sleep unless a sweep stops its runs
                 raise Interrupted()
             if lab.events() and lab.events()[-1]["event"] == "controller.stopped":
                 raise LabError(f"the controller stopped early: {lab.logs('controller')[-1500:]}")
+            if not attacker_failed and (attacker_failed := _attacker_failed(lab, out, time.monotonic() - began)):
+                say(f"run: {attacker_failed}; the run goes on without it (see attacker.error)")
             say(f"run: {time.monotonic() - began:5.0f}/{duration:g} s  {_progress(lab, out)}")
         for client in clients:
             if client:
@@ -166,6 +169,21 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
         say(f"run: lab {lab.name} removed")
         if links := remove_links(out):
             say(f"run: removed {len(links)} link(s) or special file(s) the lab left in the run folder: {links[:5]}")
-    write_report(out)
+    summary = write_report(out)
     say(f"run: report {out / 'report.html'}")
+    for problem in summary["problems"]:
+        say(f"run: problem: {problem['part']}: {problem['error']}")
     return out
+
+
+def _attacker_failed(lab, out: Path, at_s: float) -> str | None:
+    """The attacker ends by itself only when its plan is done (exit 0); one that exited with an
+    error before the run's end (a crash, killed) is written to attacker.error, with its log's
+    last lines, and the report says so. Returns what happened, or None while all is well."""
+    container = lab.container("attacker")
+    state = container.attrs.get("State", {}) if container is not None else {}
+    if state.get("Status") != "exited" or state.get("ExitCode") == 0:
+        return None
+    what = f"the attacker exited with code {state.get('ExitCode')} about {at_s:.0f} s into the run"
+    (out / "attacker.error").write_text(f"{what}\n--- the end of its log ---\n{lab.logs('attacker')[-3000:]}")
+    return what

@@ -79,6 +79,17 @@ def show(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def problems_section(summary: dict) -> str:
+    """Parts of the run that failed while it ran: the figures from their data stop there."""
+    problems = summary.get("problems") or []
+    if not problems:
+        return ""
+    items = "".join(f"<li><b>{html.escape(p['part'])}</b>: {html.escape(p['error'])} "
+                    f"(<code>{html.escape(p['part'])}.error</code>)</li>" for p in problems)
+    return (f'<section id="problems"><h2>Problems during this run</h2><p>These parts failed while the run '
+            f"went on; the figures made from their data cover only the time before.</p><ul>{items}</ul></section>\n")
+
+
 def render(run: Run, summary: dict, series: dict) -> str:
     plots = _plots(run, summary, series)
     rows = "\n".join(f'<tr><th>{html.escape(label)}</th><td data-key="{key}">{html.escape(show(v))}</td></tr>'
@@ -95,13 +106,14 @@ def render(run: Run, summary: dict, series: dict) -> str:
 body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em; color: #222; }}
 table {{ border-collapse: collapse; }} th, td {{ border-bottom: 1px solid #ddd; padding: .25em .8em; text-align: left; }}
 td {{ font-variant-numeric: tabular-nums; }} img {{ max-width: 100%; }} figure {{ margin: 1.5em 0; }}
+#problems {{ border-left: 4px solid #c33; padding: 0 1em; background: #fdf3f3; }}
 pre {{ background: #f6f6f6; padding: 1em; overflow: auto; }} dt {{ font-weight: 600; margin-top: .6em; }}
 .wide {{ overflow-x: auto; }} #decay-by-service {{ font-size: 13px; }} #decay-by-service th {{ vertical-align: bottom; }}
 </style></head>
 <body data-images="{len(plots)}">
 <h1>mtdlab report: {html.escape(summary['scenario'])}</h1>
 <p>Seed {summary['seed']}, {show(summary['duration_s'])} s, {summary['hops']} hops. Services: </p><ul>{policies}</ul>
-<h2>Figures</h2>
+{problems_section(summary)}<h2>Figures</h2>
 <table id="figures">{rows}</table>
 <h2>Reconnaissance decay per service</h2>
 {decay_table(summary)}

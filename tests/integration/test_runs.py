@@ -111,6 +111,7 @@ def test_hopping_run_figures(runs):
     assert s["decay"]["observations"] > 0 and s["decay"]["half_life_s"] is not None
     assert s["act_after_delay"]["attempts"] > 0
     assert s["hop_latency_s"]["p50"] > 0
+    assert s["problems"] == []
 
 
 def test_static_run_has_no_decay_and_perfect_sweeps(runs):
@@ -170,3 +171,32 @@ def test_invalid_scenario_starts_nothing(tmp_path):
     assert "hop.interval.mean_s: expected a number > 0, got 0" in result.stderr
     assert f"{bad}:11:" in result.stderr
     assert {c.id for c in lab_containers()} == before and not (tmp_path / "r").exists()
+
+
+def test_an_attacker_that_dies_mid_run_is_reported_and_the_run_fails(tmp_path):
+    """Killed (a crash would do the same) 20 s into a 40 s run: the run goes on, its report says
+    so before any figure, `mtdlab run` exits 1, and nothing is left behind."""
+    (tmp_path / "s.yaml").write_text(STATIC.replace("it-static", "it-attacker-dies"))
+    before = {c.id for c in lab_containers()}
+    proc = subprocess.Popen([sys.executable, "-m", "mtdlab.host.cli", "run", str(tmp_path / "s.yaml"), "--duration", "40",
+                             "--out", str(tmp_path / "run")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def attacker_scanning():
+            found = [c for c in lab_containers() if c.labels.get("com.docker.compose.service") == "attacker"
+                     and c.labels.get("com.docker.compose.project", "").startswith("mtdrun-it-attacker-d")]
+            obs = tmp_path / "run" / "attacker" / "observations.jsonl"
+            done = obs.exists() and any(e["event"] == "sweep.done" for e in read_events(obs))
+            return found[0] if found and found[0].status == "running" and done else None
+        wait_for(Condition(attacker_scanning, "the attacker's first sweep done"), 120).kill()
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, out
+    assert "the attacker exited with code 137" in out and "attacker.error" in out
+    assert (tmp_path / "run" / "attacker.error").read_text().startswith("the attacker exited with code 137")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert [p["part"] for p in summary["problems"]] == ["attacker"]
+    assert summary["sweeps"]["count"] >= 1 and summary["legit"]["failures"] == 0   # the rest was measured
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert page.index('id="problems"') < page.index('id="figures"')
+    assert {c.id for c in lab_containers()} == before

@@ -115,6 +115,22 @@ def test_report_shows_the_summary_figures_and_is_self_contained(tmp_path):
     assert write_report(tmp_path.parent / "copy") == summary
 
 
+def test_a_part_that_failed_during_the_run_is_in_the_summary_and_first_in_the_report(tmp_path):
+    run = make_run(tmp_path)
+    assert write_report(run)["problems"] == [] and 'id="problems"' not in (run / "report.html").read_text()
+    (run / "attacker.error").write_text("the attacker exited with code 137 about 41 s into the run\n"
+                                        "--- the end of its log ---\nsweep 12 <b>done</b>\n")
+    (run / "legit.error").write_text('Traceback (most recent call last):\n  File "x", line 1\n'
+                                     "ConnectionRefusedError: [Errno 111] Connection refused\n")
+    summary = write_report(run)
+    assert summary["problems"] == [
+        {"part": "attacker", "error": "the attacker exited with code 137 about 41 s into the run"},
+        {"part": "legit", "error": "ConnectionRefusedError: [Errno 111] Connection refused"}]
+    page = (run / "report.html").read_text()
+    assert page.index('id="problems"') < page.index('id="figures"')   # before any figure it qualifies
+    assert "exited with code 137" in page and "<code>legit.error</code>" in page and "<b>done</b>" not in page
+
+
 def test_decay_per_service_with_placements_both_intervals_and_both_theories(tmp_path):
     summary, series = compute(Run.load(make_run(tmp_path)))
     d = summary["decay"]
