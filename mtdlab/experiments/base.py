@@ -258,4 +258,3 @@ EXPERIMENT = Experiment(
     ),
     plots=plots,
 )
-

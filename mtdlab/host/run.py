@@ -172,7 +172,8 @@ def run_scenario(path: str | Path, duration: float | None = None, out: Path | No
     summary = write_report(out)
     say(f"run: report {out / 'report.html'}")
     for problem in summary["problems"]:
-        say(f"run: problem: {problem['part']}: {problem['error']}")
+        say(f"run: problem: {problem['part']} failed during the run: {problem['error']} "
+            f"({out / (problem['part'] + '.error')}); the report covers the rest")
     return out
 
 
